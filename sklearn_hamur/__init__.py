@@ -1,0 +1,8 @@
+"""sklearn-hamur: HAMUR (Hyper Adapter for Multi-Domain Recommendation) for scikit-learn."""
+
+from ._version import __version__
+from .encoder import MultiDomainEncoder
+from .hamur import HAMURClassifier
+from .multi_domain import MultiDomainClassifier
+
+__all__ = ["HAMURClassifier", "MultiDomainClassifier", "MultiDomainEncoder", "__version__"]

@@ -1,0 +1,281 @@
+"""What HAMURClassifier and MultiDomainClassifier share: data handling and training."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.helper import predefined_split
+
+from ._callbacks import StopOnNonFiniteLoss, ValidationAUC
+from ._data import BatchIterator, MultiDomainDataset
+from ._net import MultiDomainNet
+from ._validation import as_frame, check_binary_target
+from .encoder import MultiDomainEncoder
+from .modules import MultiDomainMLP
+
+#: Below this many rows, ``early_stopping="auto"`` trains without a validation split.
+AUTO_EARLY_STOPPING_MIN_ROWS = 10_000
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` becomes ``"cuda"`` when a GPU is available, else ``"cpu"``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _is_positive_int_sequence(value) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) > 0
+        and all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in value)
+    )
+
+
+def stratified_holdout(strata: np.ndarray, fraction: float, rng: np.random.RandomState):
+    """Split row indices into (train, valid), taking ``fraction`` of every stratum.
+
+    Each stratum (here: domain x label) gives ``round(fraction * size)`` shuffled rows to
+    validation, but always keeps at least one row for training, so a small domain
+    appears on both sides whenever it can.
+    """
+    train, valid = [], []
+    for value in np.unique(strata):
+        rows = rng.permutation(np.flatnonzero(strata == value))
+        n_valid = min(int(round(fraction * len(rows))), len(rows) - 1)
+        valid.append(rows[:n_valid])
+        train.append(rows[n_valid:])
+    return rng.permutation(np.concatenate(train)), np.sort(np.concatenate(valid))
+
+
+class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
+    """Shared machinery of the multi-domain classifiers (not for direct use).
+
+    Subclasses list their parameters in ``__init__`` and return the module's
+    keyword arguments in :meth:`_module_kwargs`.
+    """
+
+    _parameter_constraints: dict = {
+        "domain_col": [str, Integral, None],
+        "categorical_cols": ["array-like", None],
+        "numeric_cols": ["array-like", None],
+        "min_frequency": [Interval(Integral, 1, None, closed="left")],
+        "handle_unknown_domain": [StrOptions({"error", "average"})],
+        "hidden_units": [list, tuple],
+        "d_embedding": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "callbacks": [list, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # -- parameters ---------------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        """Check every parameter; raise one ValueError/TypeError listing all problems."""
+        params = self.get_params(deep=False)
+        problems = []
+        for name, constraints in self._parameter_constraints.items():
+            try:
+                validate_parameter_constraints({name: constraints}, {name: params[name]}, type(self).__name__)
+            except InvalidParameterError as exc:
+                problems.append(str(exc))
+        problems.extend(self._extra_param_problems(params))
+        if problems:
+            raise InvalidParameterError("\n".join(problems))
+
+    def _extra_param_problems(self, params: dict) -> list[str]:
+        problems = []
+        if not _is_positive_int_sequence(params["hidden_units"]):
+            problems.append(
+                f"The 'hidden_units' parameter of {type(self).__name__} must be a non-empty "
+                f"tuple of positive ints, e.g. (256, 128). Got {params['hidden_units']!r} instead."
+            )
+        device = params["device"]
+        if isinstance(device, str) and device != "auto":
+            try:
+                torch.device(device)
+            except RuntimeError:
+                problems.append(
+                    f"The 'device' parameter of {type(self).__name__} must be 'auto', 'cpu', "
+                    f"'cuda' or 'cuda:N'. Got {device!r} instead."
+                )
+        return problems
+
+    def _module_kwargs(self) -> dict:
+        return {
+            "d_embedding": self.d_embedding,
+            "d_hidden": tuple(self.hidden_units),
+            "dropout": self.dropout,
+        }
+
+    # -- fitting ------------------------------------------------------------------------
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model on a DataFrame ``X`` with a domain column and binary labels ``y``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_columns)
+            Features and the domain column ``domain_col``.
+        y : array-like of shape (n_samples,)
+            Binary labels (any two values: 0/1, booleans, strings).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights of the training loss.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X = as_frame(X, reset=True, estimator=self)
+        y = check_binary_target(y, len(X), self)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        self.encoder_ = MultiDomainEncoder(
+            domain_col=self.domain_col,
+            categorical_cols=self.categorical_cols,
+            numeric_cols=self.numeric_cols,
+            min_frequency=self.min_frequency,
+            handle_unknown_domain=self.handle_unknown_domain,
+        ).fit(X)
+        self.domains_ = self.encoder_.domains_
+        self.n_domains_ = len(self.domains_)
+        encoded = self.encoder_.transform(X)
+        self._check_domain_sizes(encoded["domain"])
+
+        rng = check_random_state(self.random_state)
+        torch_seed, shuffle_seed = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=2))
+        dataset = MultiDomainDataset(encoded, y_encoded, sample_weight)
+        valid_dataset, monitor = None, None
+        if self._use_early_stopping(len(X)):
+            strata = encoded["domain"] * 2 + y_encoded
+            train_idx, valid_idx = stratified_holdout(strata, self.validation_fraction, rng)
+            dataset, valid_dataset = dataset.subset(train_idx), dataset.subset(valid_idx)
+            both_classes = len(np.unique(y_encoded[valid_idx])) == 2
+            monitor = "valid_auc" if both_classes else "valid_loss"
+
+        device = resolve_device(self.device)
+        self.net_ = self._build_net(dataset, valid_dataset, monitor, device, shuffle_seed)
+        devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
+        # Seed torch for initialisation and dropout without touching the caller's RNG state.
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(torch_seed)
+            self.net_.fit(dataset, None)
+        self.history_ = self.net_.history
+        return self
+
+    def _use_early_stopping(self, n_samples: int) -> bool:
+        if self.early_stopping == "auto":
+            return n_samples >= AUTO_EARLY_STOPPING_MIN_ROWS
+        return bool(self.early_stopping)
+
+    def _check_domain_sizes(self, domain: np.ndarray) -> None:
+        counts = np.bincount(domain, minlength=self.n_domains_)
+        small = [self.domains_[d] for d in np.flatnonzero(counts < 2)]
+        if small:
+            raise ValueError(
+                f"Domain(s) {small[:5]} of column {self.domain_col!r} have a single training "
+                "row; each domain needs at least 2 rows to fit its own layers. Merge rare "
+                "domains into a larger one or drop them."
+            )
+
+    def _build_net(self, dataset, valid_dataset, monitor, device, shuffle_seed) -> MultiDomainNet:
+        callbacks = [("valid_auc", ValidationAUC()), ("finite_loss", StopOnNonFiniteLoss())]
+        if monitor is not None:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor=monitor,
+                        lower_is_better=monitor == "valid_loss",
+                        patience=self.patience,
+                        load_best=True,
+                        sink=print if self.verbose else (lambda *args, **kwargs: None),
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks.extend(self.callbacks or [])
+        module_kwargs = {
+            "cardinalities": self.encoder_.cardinalities_,
+            "n_numeric": len(self.encoder_.numeric_cols_),
+            "n_domains": self.n_domains_,
+            **self._module_kwargs(),
+        }
+        return MultiDomainNet(
+            MultiDomainMLP,
+            **{f"module__{key}": value for key, value in module_kwargs.items()},
+            criterion=torch.nn.BCEWithLogitsLoss,
+            criterion__reduction="none",
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            # NOTE[DIFF]: no weight decay on embeddings, biases and norms (the reference
+            # decays every parameter).
+            optimizer__param_groups=[
+                ("embedding.*", {"weight_decay": 0.0}),
+                ("*bias*", {"weight_decay": 0.0}),
+                ("*norm*", {"weight_decay": 0.0}),
+            ],
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            train_split=None if valid_dataset is None else predefined_split(valid_dataset),
+            iterator_train=BatchIterator,
+            iterator_train__shuffle=True,
+            iterator_train__seed=shuffle_seed,
+            iterator_valid=BatchIterator,
+            callbacks=callbacks,
+            device=device,
+            verbose=int(self.verbose),
+        )
+
+    # -- prediction ---------------------------------------------------------------------
+
+    def decision_function(self, X):
+        """Logit of the positive class (``classes_[1]``) for each row of ``X``."""
+        check_is_fitted(self)
+        X = as_frame(X, reset=False, estimator=self)
+        encoded = self.encoder_.transform(X)
+        logits = self.net_.forward(MultiDomainDataset(encoded), training=False)
+        return logits.double().numpy()
+
+    def predict_proba(self, X):
+        """Class probabilities, shape ``(n_samples, 2)``, columns in ``classes_`` order."""
+        p = expit(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X):
+        """The more likely class of each row (threshold 0.5)."""
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags

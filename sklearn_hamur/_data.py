@@ -1,0 +1,94 @@
+"""Batch-level data feeding: whole batches are sliced out of tensors, never collated row by row."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+
+class MultiDomainDataset(Dataset):
+    """Encoded inputs (a mapping of row-aligned arrays), targets and sample weights.
+
+    The arrays are wrapped as tensors without copying; :meth:`take` gathers a whole batch
+    with one indexing operation per array. Sample weights travel inside the input mapping
+    under ``"sample_weight"`` (the net removes them before calling the module).
+
+    Parameters
+    ----------
+    X : mapping of str to array of shape (n, ...)
+    y : array of shape (n,) or None
+    sample_weight : array of shape (n,) or None
+    """
+
+    def __init__(self, X: Mapping, y=None, sample_weight=None) -> None:
+        self.X = {key: torch.as_tensor(np.asarray(value)) for key, value in X.items()}
+        if sample_weight is not None:
+            self.X["sample_weight"] = torch.as_tensor(np.asarray(sample_weight, dtype=np.float32))
+        self.y = None if y is None else torch.as_tensor(np.asarray(y, dtype=np.float32))
+        self._length = len(next(iter(self.X.values())))
+
+    def __len__(self) -> int:
+        return self._length
+
+    def take(self, index: torch.Tensor | slice) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The batch of rows ``index`` as ``(X_batch, y_batch)``."""
+        X = {key: value[index] for key, value in self.X.items()}
+        # skorch expects a target even at prediction time; a zero-size placeholder will do.
+        y = self.y[index] if self.y is not None else torch.empty(0)
+        return X, y
+
+    def __getitem__(self, i):
+        return self.take(slice(i, i + 1) if isinstance(i, int) else i)
+
+    def subset(self, index: np.ndarray) -> MultiDomainDataset:
+        """A dataset of the rows ``index`` (copied once, so batches slice contiguous memory)."""
+        out = MultiDomainDataset.__new__(MultiDomainDataset)
+        idx = torch.as_tensor(index, dtype=torch.int64)
+        out.X = {key: value[idx] for key, value in self.X.items()}
+        out.y = None if self.y is None else self.y[idx]
+        out._length = len(idx)
+        return out
+
+
+class BatchIterator:
+    """Iterate over a :class:`MultiDomainDataset` in whole batches.
+
+    Replaces skorch's default ``DataLoader``, which fetches rows one at a time and
+    collates them; here a batch is one gather (shuffled) or one slice (in order), so the
+    model, not the loader, sets the speed. Each pass over the data draws a new
+    permutation from a generator seeded once, so training is reproducible.
+
+    Parameters
+    ----------
+    dataset : MultiDomainDataset
+    batch_size : int
+    shuffle : bool, default=False
+    seed : int or None, default=None
+        Seed of the shuffling generator.
+    """
+
+    def __init__(
+        self, dataset: MultiDomainDataset, *, batch_size: int, shuffle: bool = False, seed=None
+    ) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = torch.Generator()
+        if seed is not None:
+            self.generator.manual_seed(int(seed))
+        else:
+            self.generator.seed()
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+        n = len(self.dataset)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            stop = min(start + self.batch_size, n)
+            yield self.dataset.take(slice(start, stop) if order is None else order[start:stop])

@@ -1,0 +1,110 @@
+"""Input checks shared by the encoder and the estimators: clear errors, no copies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import _check_feature_names, _check_n_features
+
+
+def as_frame(X, *, reset: bool, estimator) -> pd.DataFrame:
+    """Return ``X`` as a DataFrame (a DataFrame is used as is, never copied or modified).
+
+    Array-likes become a DataFrame with integer column labels ``0..p-1``. Feature names
+    and the number of columns are checked against ``fit`` the way scikit-learn does.
+    """
+    if sparse.issparse(X):
+        raise TypeError(
+            f"{type(estimator).__name__} does not accept sparse input; pass a pandas "
+            "DataFrame (or a dense array)."
+        )
+    if not isinstance(X, pd.DataFrame):
+        array = np.asarray(X)
+        if array.ndim != 2:
+            raise ValueError(
+                f"Expected 2D input (a DataFrame or a 2D array), got {array.ndim}D input "
+                f"of shape {array.shape}. Reshape your data, e.g. with array.reshape(-1, 1) "
+                "for a single feature or array.reshape(1, -1) for a single sample."
+            )
+        if np.iscomplexobj(array):
+            raise ValueError("Complex data not supported.")
+        X = pd.DataFrame(array)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(
+            f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) (shape="
+            f"{X.shape}) while a minimum of 1 is required: X is empty."
+        )
+    duplicated = X.columns[X.columns.duplicated()].unique().tolist()
+    if duplicated:
+        raise ValueError(f"X has duplicated column names {duplicated}; column names must be unique.")
+    _check_feature_names(estimator, X, reset=reset)
+    _check_n_features(estimator, X, reset=reset)
+    return X
+
+
+def check_columns_present(
+    X: pd.DataFrame, columns: Sequence, estimator, *, parameter: str | None = None
+) -> None:
+    """Raise a ValueError that lists every column of ``columns`` missing from ``X``."""
+    missing = [c for c in columns if c not in X.columns]
+    if missing:
+        origin = f" (named in {parameter})" if parameter else " (seen in fit)"
+        raise ValueError(
+            f"{type(estimator).__name__}: column(s) {missing}{origin} are missing from X; "
+            f"X has columns {list(X.columns)[:20]}."
+        )
+
+
+def check_domain_column(X: pd.DataFrame, domain_col) -> pd.Series | None:
+    """The domain column of ``X`` (``None`` when ``domain_col`` is ``None``), checked."""
+    if domain_col is None:
+        return None
+    if domain_col not in X.columns:
+        raise ValueError(
+            f"domain_col={domain_col!r} is not a column of X; X has columns "
+            f"{list(X.columns)[:20]}. Set domain_col to the column that holds each row's "
+            "domain, or domain_col=None for a single domain."
+        )
+    domain = X[domain_col]
+    if domain.isna().any():
+        n = int(domain.isna().sum())
+        raise ValueError(
+            f"Domain column {domain_col!r} has {n} missing value(s); every row needs a domain. "
+            "Drop those rows or fill them with a domain value."
+        )
+    return domain
+
+
+def check_binary_target(y, n_samples: int, estimator) -> np.ndarray:
+    """``y`` as a 1-D array of exactly two classes, aligned with ``X``."""
+    name = type(estimator).__name__
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+    y = np.asarray(y.to_numpy() if isinstance(y, pd.Series | pd.DataFrame) else y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-dimensional, got shape {y.shape}.")
+    if len(y) != n_samples:
+        raise ValueError(
+            f"X has {n_samples} rows but y has {len(y)} values; they must have the same length."
+        )
+    if pd.isna(y).any():
+        raise ValueError(f"y contains {int(pd.isna(y).sum())} NaN/missing value(s); remove them.")
+    kind = type_of_target(y, input_name="y")
+    if kind not in ("binary", "multiclass"):
+        raise ValueError(
+            f"Unknown label type: {name} is a binary classifier and needs a binary "
+            f"target with two classes; y is {kind!r}."
+        )
+    n_classes = len(np.unique(y))
+    if n_classes != 2:
+        raise ValueError(
+            f"{name} is a binary classifier: y must hold exactly 2 classes, got "
+            f"{n_classes} class(es): {np.unique(y)[:5].tolist()}."
+        )
+    return y

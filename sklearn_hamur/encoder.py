@@ -1,0 +1,237 @@
+"""MultiDomainEncoder: turn a DataFrame with a domain column into model-ready arrays."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch.helper import SliceDict
+
+from ._validation import as_frame, check_columns_present, check_domain_column
+from .modules.routing import UNKNOWN_DOMAIN
+
+#: Reserved indices of every categorical field's vocabulary.
+PADDING_INDEX = 0
+UNKNOWN_INDEX = 1
+MISSING_INDEX = 2
+N_RESERVED = 3
+
+
+def is_categorical_dtype(dtype) -> bool:
+    """Columns inferred as categorical: object, string, category and bool dtypes."""
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+    )
+
+
+class MultiDomainEncoder(TransformerMixin, BaseEstimator):
+    """Encode a multi-domain DataFrame into the arrays the torch modules consume.
+
+    - Categorical columns: a vocabulary per column fitted on the training data only.
+      Index 0 is reserved for padding, 1 for values unseen in training (or rarer than
+      ``min_frequency``), 2 for missing values; known values get ``3, 4, ...`` in sorted
+      order of their string form (values are compared as strings, so ``1`` and ``"1"``
+      are the same category).
+    - Numeric columns: standardized with the training mean and standard deviation
+      (computed ignoring missing values); a missing value becomes 0, the training mean,
+      so no NaN reaches the model. Infinite values are rejected.
+    - The domain column: mapped to ``0..D-1`` in sorted order of the training domains,
+      which are kept in ``domains_``. A missing domain is an error.
+
+    Parameters
+    ----------
+    domain_col : str, int or None, default="domain"
+        Name of the domain column. ``None`` puts every row in a single domain.
+    categorical_cols, numeric_cols : list of str or None, default=None
+        Columns to encode as categorical / numeric. ``None`` infers them from the
+        dtypes of the remaining columns: object, string, category and bool columns are
+        categorical; integer and float columns are numeric. Integer ids (user or item
+        ids) are numbers to pandas: list them in ``categorical_cols`` (or cast them to
+        ``category``) to embed them. When only one of the two is given, every other
+        column (but the domain column) goes to the other.
+    min_frequency : int, default=1
+        Categories seen fewer times than this in training share the unknown index.
+    handle_unknown_domain : {"error", "average"}, default="error"
+        What to do with a domain value not seen in training: raise a ``ValueError``
+        that names it, or map it to ``UNKNOWN_DOMAIN`` (-1) so the model averages the
+        probabilities of every domain's path.
+
+    Attributes
+    ----------
+    categorical_cols_, numeric_cols_ : list
+        The columns encoded, in output order.
+    vocabularies_ : dict of str to pandas.Index
+        Known categories of each categorical column (as strings), index ``i`` of which
+        is encoded as ``i + 3``.
+    cardinalities_ : list of int
+        Vocabulary size of each categorical column, reserved indices included.
+    means_, scales_ : ndarray of shape (n_numeric,)
+        Statistics used to standardize the numeric columns.
+    domains_ : ndarray
+        The training domain values; domain ``domains_[i]`` is encoded as ``i``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"domain": ["a", "b", "a"], "item": ["x", "y", None], "price": [1.0, 2.0, 3.0]})
+    >>> Xt = MultiDomainEncoder().fit_transform(X)
+    >>> Xt["x_cat"].ravel().tolist(), Xt["domain"].tolist()
+    ([3, 4, 2], [0, 1, 0])
+    """
+
+    _parameter_constraints: dict = {
+        "domain_col": [str, Integral, None],
+        "categorical_cols": ["array-like", None],
+        "numeric_cols": ["array-like", None],
+        "min_frequency": [Interval(Integral, 1, None, closed="left")],
+        "handle_unknown_domain": [StrOptions({"error", "average"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        domain_col="domain",
+        categorical_cols=None,
+        numeric_cols=None,
+        min_frequency=1,
+        handle_unknown_domain="error",
+    ):
+        self.domain_col = domain_col
+        self.categorical_cols = categorical_cols
+        self.numeric_cols = numeric_cols
+        self.min_frequency = min_frequency
+        self.handle_unknown_domain = handle_unknown_domain
+
+    def fit(self, X, y=None):
+        """Learn vocabularies, numeric statistics and the domains from ``X``."""
+        self._validate_params()
+        X = as_frame(X, reset=True, estimator=self)
+        domain = check_domain_column(X, self.domain_col)
+        self.categorical_cols_, self.numeric_cols_ = self._resolve_columns(X)
+        self.vocabularies_ = {}
+        for col in self.categorical_cols_:
+            counts = _as_strings(X[col]).value_counts()
+            kept = counts.index[counts.to_numpy() >= self.min_frequency]
+            self.vocabularies_[col] = pd.Index(np.sort(kept.to_numpy(dtype=object)), dtype=object)
+        self.cardinalities_ = [len(v) + N_RESERVED for v in self.vocabularies_.values()]
+        values = self._numeric_values(X)
+        with np.errstate(all="ignore"):
+            self.means_ = np.nan_to_num(np.nanmean(values, axis=0)) if len(values) else values[:0]
+            scales = np.nanstd(values, axis=0) if len(values) else values[:0]
+        self.scales_ = np.where(np.isfinite(scales) & (scales > 0), scales, 1.0)
+        self.domains_ = np.array([0]) if domain is None else np.sort(pd.unique(domain))
+        return self
+
+    def transform(self, X):
+        """Encode ``X`` into a ``SliceDict`` with ``x_cat``, ``x_num`` and ``domain``.
+
+        Returns
+        -------
+        SliceDict
+            ``x_cat``: int64 ``(n, n_categorical)``; ``x_num``: float32
+            ``(n, n_numeric)``; ``domain``: int64 ``(n,)``. It slices along rows like an
+            array, so it can be split for cross-validation.
+        """
+        check_is_fitted(self, "domains_")
+        X = as_frame(X, reset=False, estimator=self)
+        check_columns_present(X, [*self.categorical_cols_, *self.numeric_cols_], self)
+        x_cat = np.empty((len(X), len(self.categorical_cols_)), dtype=np.int64)
+        for j, col in enumerate(self.categorical_cols_):
+            x_cat[:, j] = self._encode_categorical(X[col], self.vocabularies_[col])
+        x_num = (self._numeric_values(X) - self.means_) / self.scales_
+        x_num = np.nan_to_num(x_num, nan=0.0).astype(np.float32)
+        return SliceDict(x_cat=x_cat, x_num=x_num, domain=self._encode_domain(X))
+
+    def _resolve_columns(self, X: pd.DataFrame) -> tuple[list, list]:
+        rest = [c for c in X.columns if c != self.domain_col]
+        categorical = None if self.categorical_cols is None else list(self.categorical_cols)
+        numeric = None if self.numeric_cols is None else list(self.numeric_cols)
+        for name, cols in (("categorical_cols", categorical), ("numeric_cols", numeric)):
+            if cols is not None:
+                check_columns_present(X, cols, self, parameter=name)
+                if self.domain_col in cols:
+                    raise ValueError(
+                        f"{name} must not contain the domain column {self.domain_col!r}; "
+                        "the domain selects the model's domain path."
+                    )
+        if categorical is not None and numeric is not None:
+            both = sorted(set(categorical) & set(numeric), key=str)
+            if both:
+                raise ValueError(f"Columns {both} are in both categorical_cols and numeric_cols.")
+        if categorical is None and numeric is None:
+            categorical = [c for c in rest if is_categorical_dtype(X[c].dtype)]
+        if numeric is None:
+            numeric = [c for c in rest if c not in set(categorical)]
+        if categorical is None:
+            categorical = [c for c in rest if c not in set(numeric)]
+        return categorical, numeric
+
+    def _numeric_values(self, X: pd.DataFrame) -> np.ndarray:
+        values = np.empty((len(X), len(self.numeric_cols_)), dtype=np.float64)
+        for j, col in enumerate(self.numeric_cols_):
+            values[:, j] = _numeric_column(X[col], col)
+        return values
+
+    @staticmethod
+    def _encode_categorical(column: pd.Series, vocabulary: pd.Index) -> np.ndarray:
+        missing = column.isna().to_numpy()
+        codes = vocabulary.get_indexer(_as_strings(column)).astype(np.int64)
+        return np.where(missing, MISSING_INDEX, np.where(codes < 0, UNKNOWN_INDEX, codes + N_RESERVED))
+
+    def _encode_domain(self, X: pd.DataFrame) -> np.ndarray:
+        domain = check_domain_column(X, self.domain_col)
+        if domain is None:
+            return np.zeros(len(X), dtype=np.int64)
+        codes = pd.Index(self.domains_).get_indexer(domain)
+        unknown = codes < 0
+        if unknown.any():
+            if self.handle_unknown_domain == "error":
+                values = pd.unique(domain[unknown])[:5].tolist()
+                raise ValueError(
+                    f"Column {self.domain_col!r} holds domain value(s) {values} not seen in fit "
+                    f"(known: {self.domains_.tolist()}). Set handle_unknown_domain='average' to "
+                    "average the predictions of all domains for such rows."
+                )
+            codes = np.where(unknown, UNKNOWN_DOMAIN, codes)
+        return codes.astype(np.int64)
+
+
+def _as_strings(column: pd.Series) -> pd.Series:
+    """Non-missing values as Python strings (missing ones stay missing)."""
+    return column.astype(object).where(column.notna()).map(str, na_action="ignore")
+
+
+def _numeric_column(column: pd.Series, name) -> np.ndarray:
+    if pd.api.types.is_complex_dtype(column.dtype):
+        raise ValueError(f"Numeric column {name!r}: complex data not supported.")
+    if isinstance(column.dtype, pd.CategoricalDtype) or not (
+        pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_object_dtype(column.dtype)
+    ):
+        if not pd.api.types.is_bool_dtype(column.dtype):
+            raise ValueError(
+                f"Numeric column {name!r} has dtype {column.dtype}; expected numbers. "
+                "List it in categorical_cols to embed it instead."
+            )
+    try:
+        values = pd.to_numeric(column, errors="raise").astype("float64").to_numpy(na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        bad = column[pd.to_numeric(column, errors="coerce").isna() & column.notna()]
+        raise ValueError(
+            f"Numeric column {name!r} holds non-numeric values such as {bad.iloc[:3].tolist()}; "
+            "list it in categorical_cols to embed it, or convert it to numbers."
+        ) from exc
+    if np.isinf(values).any():
+        raise ValueError(
+            f"Numeric column {name!r} holds infinite values; replace them with finite "
+            "numbers or NaN (missing values are imputed with the training mean)."
+        )
+    return values

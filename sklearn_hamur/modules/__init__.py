@@ -1,0 +1,21 @@
+"""PyTorch modules of sklearn-hamur: each returns logits and is usable on its own."""
+
+from .adapter import HyperAdapter
+from .embedding import FeatureEmbedding
+from .hypernetwork import HyperNetwork
+from .mlp import MLP
+from .multi_domain_mlp import MultiDomainMLP
+from .norm import BatchNorm
+from .routing import UNKNOWN_DOMAIN, DomainGroups, average_unknown_domains
+
+__all__ = [
+    "BatchNorm",
+    "FeatureEmbedding",
+    "HyperAdapter",
+    "HyperNetwork",
+    "MLP",
+    "MultiDomainMLP",
+    "UNKNOWN_DOMAIN",
+    "DomainGroups",
+    "average_unknown_domains",
+]

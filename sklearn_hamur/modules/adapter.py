@@ -1,0 +1,96 @@
+"""The HAMUR adapter cell: a bottleneck whose weights are generated per row."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .norm import BatchNorm
+
+
+def apply_instance_matrix(z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Row-wise ``z[i] @ s[i]`` for ``z`` of shape ``(n, k)`` and ``s`` of shape ``(n, k, k)``."""
+    # A broadcast multiply-and-sum: on CPU about 3x faster than bmm over n tiny matrices,
+    # forward and backward together (measured with n=4096, k=35).
+    return (z.unsqueeze(-1) * s).sum(1)
+
+
+class HyperAdapter(nn.Module):
+    """One domain's adapter cell (HAMUR, Section 3.2), with weights from the hyper-network.
+
+    ``h + DomainNorm(up(sigmoid(down(h))))`` where ``down`` uses ``W = U_down S V_down``
+    (``d_in -> d_bottleneck``) and ``up`` uses ``W = U_up S V_up``
+    (``d_bottleneck -> d_in``); ``S`` is the row's instance matrix from
+    :class:`~sklearn_hamur.modules.HyperNetwork`. The factors, biases and the norm are
+    this module's own, so one instance per domain makes them domain-specific (the
+    paper); one instance for all domains shares them (the reference implementation).
+
+    Parameters
+    ----------
+    d_in : int
+        ``m``, width of the hidden representation the adapter is applied to.
+    d_bottleneck : int
+        ``s``, the bottleneck width (the reference hard-codes 32).
+    rank : int
+        ``k``, the side of the instance matrix.
+
+    Shape
+    -----
+    - ``h``: ``(n, d_in)``
+    - ``s``: ``(n, rank, rank)``
+    - Output: ``(n, d_in)``
+
+    Examples
+    --------
+    >>> adapter = HyperAdapter(d_in=16, d_bottleneck=4, rank=3)
+    >>> adapter(torch.randn(2, 16), torch.eye(3).expand(2, 3, 3)).shape
+    torch.Size([2, 16])
+    """
+
+    def __init__(self, *, d_in: int, d_bottleneck: int, rank: int) -> None:
+        super().__init__()
+        self.u_down = nn.Parameter(torch.empty(d_in, rank))
+        self.v_down = nn.Parameter(torch.empty(rank, d_bottleneck))
+        self.bias_down = nn.Parameter(torch.empty(d_bottleneck))
+        self.u_up = nn.Parameter(torch.empty(d_bottleneck, rank))
+        self.v_up = nn.Parameter(torch.empty(rank, d_in))
+        self.bias_up = nn.Parameter(torch.empty(d_in))
+        # NOTE[DIFF]: batch normalization with running statistics, one per adapter instance
+        # (so per domain); the reference normalizes with the whole mixed-domain batch's
+        # statistics and keeps none, so its predictions depend on the batch.
+        self.domain_norm = BatchNorm(d_in)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # NOTE[DIFF]: the reference starts U and V as all ones. Variance-preserving
+        # Gaussian factors make U @ I @ V behave like a freshly initialised linear layer.
+        for u, v in ((self.u_down, self.v_down), (self.u_up, self.v_up)):
+            nn.init.normal_(u, std=1.0 / math.sqrt(u.shape[0]))
+            nn.init.normal_(v, std=1.0 / math.sqrt(v.shape[0]))
+        nn.init.zeros_(self.bias_down)
+        nn.init.zeros_(self.bias_up)
+        self.domain_norm.reset_parameters()
+
+    # The generated weight ``U @ S @ V`` is applied as ``((h @ U) @ S) @ V``: O(m k + k^2 + k s)
+    # per row instead of the O(m k s) of forming it. The steps are exposed separately so
+    # a multi-domain model can multiply every domain's rows by S in one batched call.
+    # NOTE[DIFF]: the reference materialises a (batch, m, s) weight tensor with einsum.
+
+    def project_down_in(self, h: torch.Tensor) -> torch.Tensor:
+        return h @ self.u_down
+
+    def project_down_out(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(torch.addmm(self.bias_down, z, self.v_down))
+
+    def project_up_in(self, z: torch.Tensor) -> torch.Tensor:
+        return z @ self.u_up
+
+    def project_up_out(self, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return h + self.domain_norm(torch.addmm(self.bias_up, z, self.v_up))
+
+    def forward(self, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        z = self.project_down_out(apply_instance_matrix(self.project_down_in(h), s))
+        z = apply_instance_matrix(self.project_up_in(z), s)
+        return self.project_up_out(z, h)

@@ -1,0 +1,92 @@
+"""Group a batch's rows by domain so each domain's layers see only their own rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+#: Domain index the encoder gives rows of a domain unseen in training when they are to be
+#: averaged over every domain's path (``handle_unknown_domain="average"``).
+UNKNOWN_DOMAIN = -1
+
+
+class DomainGroups:
+    """The rows of a batch grouped by domain: one sort, contiguous per-domain views.
+
+    Inputs are sorted by domain once (a stable argsort), the shared layers run on the
+    whole sorted batch, :meth:`split` hands each domain a contiguous view of its own rows
+    (no copy), :meth:`concat` joins the per-domain outputs and :meth:`restore` puts the
+    final output back in the original row order. Every domain-specific computation
+    touches only its own rows, so the cost of a batch does not grow with the number of
+    domains.
+
+    Parameters
+    ----------
+    domain : Tensor of shape (n,)
+        Domain index of each row, in ``0..n_domains-1``.
+    n_domains : int
+        Number of domains.
+
+    Examples
+    --------
+    >>> groups = DomainGroups(torch.tensor([1, 0, 1]), n_domains=2)
+    >>> x = groups.sort(torch.tensor([10.0, 20.0, 30.0]))
+    >>> [(d, rows.tolist()) for d, rows in groups.split(x)]
+    [(0, [20.0]), (1, [10.0, 30.0])]
+    >>> groups.restore(x).tolist()
+    [10.0, 20.0, 30.0]
+    """
+
+    def __init__(self, domain: torch.Tensor, *, n_domains: int) -> None:
+        self.order = torch.argsort(domain, stable=True)
+        # One host synchronisation per batch: split sizes must be known on the host.
+        counts = torch.bincount(domain, minlength=n_domains).tolist()
+        if len(counts) > n_domains:
+            raise ValueError(f"Domain index out of range: expected < {n_domains}.")
+        self.counts = counts
+        self.present = [d for d, c in enumerate(counts) if c]
+
+    def sort(self, x: torch.Tensor) -> torch.Tensor:
+        return x.index_select(0, self.order)
+
+    def split(self, x: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+        """Per-domain views ``(d, rows_of_d)`` of a tensor already in sorted order."""
+        chunks = x.split(self.counts)
+        return [(d, chunks[d]) for d in self.present]
+
+    @staticmethod
+    def concat(chunks: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(chunks) if len(chunks) > 1 else chunks[0]
+
+    def restore(self, x: torch.Tensor) -> torch.Tensor:
+        """Put a sorted output back in the original row order."""
+        return x.new_empty(x.shape).index_copy(0, self.order, x)
+
+
+def average_unknown_domains(
+    forward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    x_cat: torch.Tensor,
+    x_num: torch.Tensor,
+    domain: torch.Tensor,
+    *,
+    n_domains: int,
+) -> torch.Tensor:
+    """Logits where rows of ``UNKNOWN_DOMAIN`` get the mean probability over all domains.
+
+    Known rows go through ``forward`` as they are. Each unknown row goes through every
+    domain's path; its logit is the logit of the mean of those probabilities. Only used
+    at prediction time, for ``handle_unknown_domain="average"``.
+    """
+    unknown = domain == UNKNOWN_DOMAIN
+    known_idx = torch.nonzero(~unknown).squeeze(1)
+    unknown_idx = torch.nonzero(unknown).squeeze(1)
+    logits = torch.empty(domain.shape[0], dtype=torch.float32, device=domain.device)
+    if known_idx.numel():
+        logits[known_idx] = forward(x_cat[known_idx], x_num[known_idx], domain[known_idx]).float()
+    xc, xn = x_cat[unknown_idx], x_num[unknown_idx]
+    probabilities = torch.stack(
+        [torch.sigmoid(forward(xc, xn, torch.full_like(unknown_idx, d))) for d in range(n_domains)]
+    )
+    logits[unknown_idx] = torch.logit(probabilities.mean(0), eps=1e-7).float()
+    return logits

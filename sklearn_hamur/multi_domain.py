@@ -1,0 +1,139 @@
+"""MultiDomainClassifier: the MLP backbone with one tower per domain, without adapters."""
+
+from __future__ import annotations
+
+from ._base import BaseMultiDomainClassifier
+
+
+class MultiDomainClassifier(BaseMultiDomainClassifier):
+    """Multi-domain CTR classifier: shared embeddings and one MLP tower per domain.
+
+    The "pure backbone" of the HAMUR paper: exactly :class:`HAMURClassifier`'s model
+    without the adapter cells and the hyper-network, and the baseline every HAMUR number
+    is compared with. Training runs through a skorch
+    :class:`~skorch.classifier.NeuralNetBinaryClassifier` (``net_``).
+
+    Parameters
+    ----------
+    domain_col : str, int or None, default="domain"
+        Column of ``X`` that holds each row's domain. ``None`` treats all rows as one
+        domain.
+    categorical_cols, numeric_cols : list or None, default=None
+        Columns to embed / to use as standardized values. ``None`` infers them from the
+        dtypes: object, string, category and bool columns are categorical, numbers are
+        numeric (so integer ids must be listed in ``categorical_cols`` to be embedded).
+        See :class:`MultiDomainEncoder`.
+    min_frequency : int, default=1
+        Categories seen fewer times in training share the unknown-value embedding.
+    handle_unknown_domain : {"error", "average"}, default="error"
+        A domain not seen in training raises a ``ValueError`` naming it, or gets the
+        average probability of every domain's tower.
+    hidden_units : tuple of int, default=(256, 128)
+        Hidden widths of each domain's tower (reference MovieLens setting).
+    d_embedding : int, default=16
+        Embedding width of each categorical column.
+    dropout : float, default=0.2
+        Dropout rate after each hidden block.
+    lr : float, default=1e-3
+        Adam learning rate.
+    weight_decay : float, default=1e-5
+        Adam weight decay (not applied to embeddings, biases and norms).
+    batch_size : int, default=4096
+        Rows per training and prediction batch.
+    max_epochs : int, default=50
+        Maximum number of passes over the training data.
+    early_stopping : bool or "auto", default="auto"
+        Hold out ``validation_fraction`` of the rows (stratified by domain and label,
+        shuffled with ``random_state``), stop when the validation AUC has not improved
+        for ``patience`` epochs, and restore the best epoch's weights. ``"auto"``
+        enables it from 10,000 training rows on.
+    validation_fraction : float, default=0.1
+        Share of each domain-and-label group held out for early stopping.
+    patience : int, default=5
+        Epochs without improvement before early stopping ends training.
+    device : str, default="auto"
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` (CUDA when available).
+    callbacks : list or None, default=None
+        Extra skorch callbacks (or ``(name, callback)`` tuples) added to the net.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, dropout, shuffling and the validation split. The same value
+        gives identical probabilities on CPU.
+    verbose : int, default=0
+        Above 0, print a progress bar and a table of per-epoch losses.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The two labels; ``predict_proba`` columns follow this order.
+    domains_ : ndarray
+        Domain values seen in training; domain ``domains_[i]`` uses tower ``i``.
+    n_domains_ : int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when ``X`` has string column names.
+    encoder_ : MultiDomainEncoder
+    net_ : skorch NeuralNetBinaryClassifier
+        The trained net; ``net_.module_`` is the torch module.
+    history_ : skorch.History
+        Per-epoch ``train_loss``, ``valid_loss`` and ``valid_auc``.
+
+    See Also
+    --------
+    HAMURClassifier : the same backbone with HAMUR's hyper-network adapters.
+
+    References
+    ----------
+    .. [1] Li et al., "HAMUR: Hyper Adapter for Multi-Domain Recommendation", CIKM 2023.
+
+    Examples
+    --------
+    >>> from sklearn_hamur import MultiDomainClassifier
+    >>> from sklearn_hamur.datasets import load_adult
+    >>> X, y = load_adult(return_X_y=True)
+    >>> clf = MultiDomainClassifier(max_epochs=2, random_state=0).fit(X[:3000], y[:3000])
+    >>> clf.predict_proba(X[3000:3005]).shape
+    (5, 2)
+    """
+
+    def __init__(
+        self,
+        *,
+        domain_col="domain",
+        categorical_cols=None,
+        numeric_cols=None,
+        min_frequency=1,
+        handle_unknown_domain="error",
+        hidden_units=(256, 128),
+        d_embedding=16,
+        dropout=0.2,
+        lr=1e-3,
+        weight_decay=1e-5,
+        batch_size=4096,
+        max_epochs=50,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        patience=5,
+        device="auto",
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.domain_col = domain_col
+        self.categorical_cols = categorical_cols
+        self.numeric_cols = numeric_cols
+        self.min_frequency = min_frequency
+        self.handle_unknown_domain = handle_unknown_domain
+        self.hidden_units = hidden_units
+        self.d_embedding = d_embedding
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
