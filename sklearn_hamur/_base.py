@@ -98,7 +98,9 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         problems = []
         for name, constraints in self._parameter_constraints.items():
             try:
-                validate_parameter_constraints({name: constraints}, {name: params[name]}, type(self).__name__)
+                validate_parameter_constraints(
+                    {name: constraints}, {name: params[name]}, type(self).__name__
+                )
             except InvalidParameterError as exc:
                 problems.append(str(exc))
         problems.extend(self._extra_param_problems(params))
@@ -270,7 +272,8 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """The more likely class of each row (threshold 0.5)."""
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        scores = self.decision_function(X)
+        return self.classes_[(scores > 0).astype(int)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _check_feature_names, _check_n_features
+from sklearn.utils.validation import _check_feature_names, _check_n_features, column_or_1d
 
 
 def as_frame(X, *, reset: bool, estimator) -> pd.DataFrame:
@@ -40,7 +40,9 @@ def as_frame(X, *, reset: bool, estimator) -> pd.DataFrame:
         )
     duplicated = X.columns[X.columns.duplicated()].unique().tolist()
     if duplicated:
-        raise ValueError(f"X has duplicated column names {duplicated}; column names must be unique.")
+        raise ValueError(
+            f"X has duplicated column names {duplicated}; column names must be unique."
+        )
     _check_feature_names(estimator, X, reset=reset)
     _check_n_features(estimator, X, reset=reset)
     return X
@@ -85,10 +87,9 @@ def check_binary_target(y, n_samples: int, estimator) -> np.ndarray:
     if y is None:
         raise ValueError(f"{name} requires y to be passed, but the target y is None.")
     y = np.asarray(y.to_numpy() if isinstance(y, pd.Series | pd.DataFrame) else y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim != 1:
+    if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
         raise ValueError(f"y must be 1-dimensional, got shape {y.shape}.")
+    y = column_or_1d(y, warn=True)
     if len(y) != n_samples:
         raise ValueError(
             f"X has {n_samples} rows but y has {len(y)} values; they must have the same length."
@@ -101,10 +102,11 @@ def check_binary_target(y, n_samples: int, estimator) -> np.ndarray:
             f"Unknown label type: {name} is a binary classifier and needs a binary "
             f"target with two classes; y is {kind!r}."
         )
-    n_classes = len(np.unique(y))
-    if n_classes != 2:
+    classes = np.unique(y)
+    if len(classes) != 2:
         raise ValueError(
-            f"{name} is a binary classifier: y must hold exactly 2 classes, got "
-            f"{n_classes} class(es): {np.unique(y)[:5].tolist()}."
+            f"Only binary classification is supported. The type of the target is {kind!r}: "
+            f"{name} needs y with exactly 2 classes, got {len(classes)} class(es): "
+            f"{classes[:5].tolist()}."
         )
     return y

@@ -21,11 +21,15 @@ MISSING_INDEX = 2
 N_RESERVED = 3
 
 
-def is_categorical_dtype(dtype) -> bool:
-    """Columns inferred as categorical: object, string, category and bool dtypes."""
+def is_categorical_column(column: pd.Series) -> bool:
+    """Inferred as categorical: string, category and bool columns, and object columns
+    unless every non-missing value is a number."""
+    dtype = column.dtype
+    if pd.api.types.is_object_dtype(dtype):
+        kind = pd.api.types.infer_dtype(column, skipna=True)
+        return kind not in ("integer", "floating", "mixed-integer-float", "decimal", "empty")
     return (
         isinstance(dtype, pd.CategoricalDtype)
-        or pd.api.types.is_object_dtype(dtype)
         or pd.api.types.is_string_dtype(dtype)
         or pd.api.types.is_bool_dtype(dtype)
     )
@@ -82,7 +86,9 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> import pandas as pd
-    >>> X = pd.DataFrame({"domain": ["a", "b", "a"], "item": ["x", "y", None], "price": [1.0, 2.0, 3.0]})
+    >>> X = pd.DataFrame(
+    ...     {"domain": ["a", "b", "a"], "item": ["x", "y", None], "price": [1.0, 2.0, 3.0]}
+    ... )
     >>> Xt = MultiDomainEncoder().fit_transform(X)
     >>> Xt["x_cat"].ravel().tolist(), Xt["domain"].tolist()
     ([3, 4, 2], [0, 1, 0])
@@ -151,6 +157,13 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         x_num = np.nan_to_num(x_num, nan=0.0).astype(np.float32)
         return SliceDict(x_cat=x_cat, x_num=x_num, domain=self._encode_domain(X))
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
+
     def _resolve_columns(self, X: pd.DataFrame) -> tuple[list, list]:
         rest = [c for c in X.columns if c != self.domain_col]
         categorical = None if self.categorical_cols is None else list(self.categorical_cols)
@@ -168,7 +181,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
             if both:
                 raise ValueError(f"Columns {both} are in both categorical_cols and numeric_cols.")
         if categorical is None and numeric is None:
-            categorical = [c for c in rest if is_categorical_dtype(X[c].dtype)]
+            categorical = [c for c in rest if is_categorical_column(X[c])]
         if numeric is None:
             numeric = [c for c in rest if c not in set(categorical)]
         if categorical is None:
@@ -185,7 +198,9 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
     def _encode_categorical(column: pd.Series, vocabulary: pd.Index) -> np.ndarray:
         missing = column.isna().to_numpy()
         codes = vocabulary.get_indexer(_as_strings(column)).astype(np.int64)
-        return np.where(missing, MISSING_INDEX, np.where(codes < 0, UNKNOWN_INDEX, codes + N_RESERVED))
+        return np.where(
+            missing, MISSING_INDEX, np.where(codes < 0, UNKNOWN_INDEX, codes + N_RESERVED)
+        )
 
     def _encode_domain(self, X: pd.DataFrame) -> np.ndarray:
         domain = check_domain_column(X, self.domain_col)

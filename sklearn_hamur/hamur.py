@@ -149,7 +149,11 @@ history_
                 "The 'hyper_hidden_units' parameter of HAMURClassifier must be a non-empty "
                 f"tuple of positive ints, e.g. (64,). Got {params['hyper_hidden_units']!r} instead."
             )
-        n_blocks = len(params["hidden_units"]) if _is_positive_int_sequence(params["hidden_units"]) else None
+        n_blocks = (
+            len(params["hidden_units"])
+            if _is_positive_int_sequence(params["hidden_units"])
+            else None
+        )
         n_adapters = params["n_adapters"]
         if n_blocks is not None and isinstance(n_adapters, Integral) and n_adapters > n_blocks:
             problems.append(

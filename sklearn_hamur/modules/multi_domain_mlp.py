@@ -157,10 +157,7 @@ class MultiDomainMLP(nn.Module):
         z = [a.project_down_out(zd) for a, (_, zd) in zip(adapters, z)]
         z = groups.concat([a.project_up_in(zd) for a, zd in zip(adapters, z)])
         z = groups.split(apply_instance_matrix(z, s_j))
-        return [
-            (d, a.project_up_out(zd, h))
-            for a, (d, h), (_, zd) in zip(adapters, hs, z)
-        ]
+        return [(d, a.project_up_out(zd, h)) for a, (d, h), (_, zd) in zip(adapters, hs, z)]
 
     def _adapters_of(self, d: int) -> nn.ModuleList:
         return self.adapters[0 if self.share_adapters else d]

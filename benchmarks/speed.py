@@ -1,0 +1,620 @@
+"""CPU speed of HAMUR, of its backbone, and of the reference implementation's pattern.
+
+Measures, for the reference MovieLens architecture (towers (256, 128), embeddings 16,
+adapter rank k=35, bottleneck 32, hyper-network (64,), dropout 0.2, Adam lr 1e-3) on
+synthetic MovieLens-like data (8 categorical fields, domains drawn uniformly):
+
+- training samples/s of the torch module alone (forward, ``BCEWithLogits`` loss,
+  backward, Adam step) on a fixed set of pre-built batches, after warm-up, median over
+  repeats, for
+
+  * ``hamur``: :class:`~sklearn_hamur.modules.MultiDomainMLP` with ``n_adapters=1``
+    (what :class:`~sklearn_hamur.HAMURClassifier` trains),
+  * ``backbone``: the same with ``n_adapters=0`` (what
+    :class:`~sklearn_hamur.MultiDomainClassifier` trains),
+  * ``naive``: ``_naive_reference.NaiveHAMUR``, the reference implementation's pattern
+    (every tower and the hyper-network on the whole batch, per-row weights materialised);
+
+- predict rows/s of the module in eval mode under ``torch.inference_mode``;
+- peak RSS growth of training (see ``measure_module``);
+- the full ``HAMURClassifier.fit`` / ``MultiDomainClassifier.fit`` path (skorch, data
+  loading, encoding) on a pandas DataFrame, and ``predict_proba`` on it.
+
+Every configuration runs in a fresh Python subprocess, so memory and allocator state do
+not leak from one measurement into the next.
+
+Usage (from the repository root; ``sklearn_hamur`` must be importable)::
+
+    PYTHONPATH=. python benchmarks/speed.py --quick          # smoke test, < 1 minute
+    PYTHONPATH=. python benchmarks/speed.py --output benchmarks/results/speed.md
+    PYTHONPATH=. python benchmarks/speed.py --threads 1 --domains 3 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: MovieLens-100k-like cardinalities of the 8 categorical fields (no numeric field).
+FIELDS = {
+    "user_id": 943,
+    "item_id": 1682,
+    "gender": 2,
+    "occupation": 21,
+    "zip": 795,
+    "genre": 19,
+    "year": 72,
+    "age_bucket": 7,
+}
+#: Indices the encoder reserves in each vocabulary (padding, unknown, missing).
+N_RESERVED = 3
+#: Reference MovieLens architecture (HAMUR paper / reference implementation).
+ARCHITECTURE = {
+    "d_embedding": 16,
+    "d_hidden": (256, 128),
+    "dropout": 0.2,
+    "adapter_rank": 35,
+    "d_adapter": 32,
+    "d_hyper_hidden": (64,),
+}
+LR = 1e-3
+MODELS = ("hamur", "backbone", "naive")
+MODEL_LABELS = {
+    "hamur": "HAMUR (MultiDomainMLP, n_adapters=1)",
+    "backbone": "backbone (MultiDomainMLP, n_adapters=0)",
+    "naive": "naive reference pattern (NaiveHAMUR)",
+    "fit_hamur": "HAMURClassifier.fit / predict_proba (skorch, DataFrame)",
+    "fit_backbone": "MultiDomainClassifier.fit / predict_proba (skorch, DataFrame)",
+}
+#: Settings a flag left unset takes, for a full run and for ``--quick``.
+DEFAULTS = {
+    "full": {
+        "batch_size": 4096,
+        "steps": 20,
+        "repeats": 5,
+        "warmup": 3,
+        "naive_steps": 2,
+        "naive_repeats": 2,
+        "fit_rows": 200_000,
+        "fit_epochs": 2,
+    },
+    "quick": {
+        "batch_size": 512,
+        "steps": 3,
+        "repeats": 2,
+        "warmup": 1,
+        "naive_steps": 1,
+        "naive_repeats": 1,
+        "fit_rows": 4_000,
+        "fit_epochs": 1,
+    },
+}
+TARGETS = {"naive_speedup": 10.0, "domain_scaling": 0.6, "backbone_overhead": 1.5}
+RESULT_PREFIX = "SPEED-RESULT "
+
+
+# -- data ----------------------------------------------------------------------------------
+
+
+def make_codes(n_rows: int, n_domains: int, rng: np.random.Generator):
+    """Category indices of every field (as the encoder would give) and uniform domains."""
+    codes = np.column_stack(
+        [rng.integers(N_RESERVED, N_RESERVED + c, size=n_rows) for c in FIELDS.values()]
+    )
+    return codes, rng.integers(0, n_domains, size=n_rows)
+
+
+def make_labels(codes: np.ndarray, domain: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Clicks with a user, an item and a domain effect (the values do not affect speed)."""
+    user_effect = rng.normal(size=codes[:, 0].max() + 1)
+    item_effect = rng.normal(size=codes[:, 1].max() + 1)
+    logit = user_effect[codes[:, 0]] + item_effect[codes[:, 1]] + 0.3 * (domain % 3 - 1)
+    return (rng.random(len(domain)) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+
+
+def make_batches(n_batches: int, batch_size: int, n_domains: int, seed: int) -> list:
+    """Pre-built ``(x_cat, x_num, domain, y)`` tensors of one batch each."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(n_batches):
+        codes, domain = make_codes(batch_size, n_domains, rng)
+        y = make_labels(codes, domain, rng)
+        batches.append(
+            (
+                torch.as_tensor(codes),
+                torch.zeros(batch_size, 0),
+                torch.as_tensor(domain),
+                torch.as_tensor(y, dtype=torch.float32),
+            )
+        )
+    return batches
+
+
+def make_frame(n_rows: int, n_domains: int, seed: int):
+    """A pandas DataFrame with the 8 fields (int ids), a ``domain`` column, and labels."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    codes, domain = make_codes(n_rows, n_domains, rng)
+    y = make_labels(codes, domain, rng)
+    X = pd.DataFrame(codes - N_RESERVED, columns=list(FIELDS))
+    X["domain"] = domain
+    return X, y
+
+
+# -- memory --------------------------------------------------------------------------------
+
+
+def current_rss() -> int:
+    """Resident set size of this process now, in bytes (Linux ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss() -> int:
+    """Peak resident set size of this process so far, in bytes (``ru_maxrss`` is KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class PeakRSSGrowth:
+    """Peak RSS during a ``with`` block minus the RSS just before it.
+
+    ``upper_bound`` is set when the process's earlier peak was not exceeded inside the
+    block: the growth is then at most ``value``, not exactly it.
+    """
+
+    def __enter__(self) -> PeakRSSGrowth:
+        gc.collect()
+        self._rss_before, self._peak_before = current_rss(), peak_rss()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        peak_after = peak_rss()
+        self.upper_bound = peak_after <= self._peak_before
+        self.value = peak_after - self._rss_before
+
+
+# -- module measurements -------------------------------------------------------------------
+
+
+def build_module(model: str, n_domains: int):
+    from sklearn_hamur.modules import MultiDomainMLP
+
+    cardinalities = [c + N_RESERVED for c in FIELDS.values()]
+    if model == "naive":
+        from _naive_reference import NaiveHAMUR
+
+        return NaiveHAMUR(cardinalities=cardinalities, n_domains=n_domains, **ARCHITECTURE)
+    return MultiDomainMLP(
+        cardinalities=cardinalities,
+        n_numeric=0,
+        n_domains=n_domains,
+        n_adapters=1 if model == "hamur" else 0,
+        **ARCHITECTURE,
+    )
+
+
+def train_steps(module, optimizer, batches: list, n_steps: int) -> None:
+    import torch.nn.functional as F
+
+    module.train()
+    for i in range(n_steps):
+        x_cat, x_num, domain, y = batches[i % len(batches)]
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.binary_cross_entropy_with_logits(module(x_cat, x_num, domain), y)
+        loss.backward()
+        optimizer.step()
+
+
+def predict_pass(module, batches: list, n_batches: int) -> None:
+    for i in range(n_batches):
+        x_cat, x_num, domain, _ = batches[i % len(batches)]
+        module(x_cat, x_num, domain)
+
+
+def timed_rates(fn, n_rows: int, repeats: int) -> list[float]:
+    """Rows per second of ``fn()`` (which handles ``n_rows`` rows), once per repeat."""
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        rates.append(n_rows / (time.perf_counter() - start))
+    return rates
+
+
+def measure_module(job: dict) -> dict:
+    """Train and predict throughput and peak RSS growth of one module configuration.
+
+    Memory: peak RSS during the warm-up training steps minus the RSS just before them,
+    with the module, optimizer and batches already built. It includes gradients, Adam's
+    state (allocated by the first step), the tensors autograd saves for backward and the
+    allocator's temporaries.
+    """
+    import torch
+
+    torch.manual_seed(job["seed"])
+    batches = make_batches(min(job["steps"], 8), job["batch_size"], job["n_domains"], job["seed"])
+    module = build_module(job["model"], job["n_domains"])
+    optimizer = torch.optim.Adam(module.parameters(), lr=LR)
+    n_steps, rows = job["steps"], job["steps"] * job["batch_size"]
+    with PeakRSSGrowth() as memory:
+        train_steps(module, optimizer, batches, job["warmup"])
+    train = timed_rates(
+        lambda: train_steps(module, optimizer, batches, n_steps), rows, job["repeats"]
+    )
+    module.eval()
+    with torch.inference_mode():
+        predict_pass(module, batches, 1)
+        predict = timed_rates(lambda: predict_pass(module, batches, n_steps), rows, job["repeats"])
+    return {
+        "params": sum(p.numel() for p in module.parameters()),
+        "train": train,
+        "predict": predict,
+        "memory": memory.value,
+        "memory_upper_bound": memory.upper_bound,
+    }
+
+
+# -- estimator measurements ----------------------------------------------------------------
+
+
+def build_estimator(kind: str, job: dict):
+    from sklearn_hamur import HAMURClassifier, MultiDomainClassifier
+
+    common = {
+        "domain_col": "domain",
+        "categorical_cols": list(FIELDS),
+        "hidden_units": ARCHITECTURE["d_hidden"],
+        "d_embedding": ARCHITECTURE["d_embedding"],
+        "dropout": ARCHITECTURE["dropout"],
+        "lr": LR,
+        "batch_size": job["batch_size"],
+        "max_epochs": job["fit_epochs"],
+        "early_stopping": False,
+        "device": "cpu",
+        "random_state": job["seed"],
+    }
+    if kind == "fit_backbone":
+        return MultiDomainClassifier(**common)
+    return HAMURClassifier(
+        **common,
+        adapter_rank=ARCHITECTURE["adapter_rank"],
+        d_adapter=ARCHITECTURE["d_adapter"],
+        hyper_hidden_units=ARCHITECTURE["d_hyper_hidden"],
+        n_adapters=1,
+    )
+
+
+def measure_estimator(job: dict) -> dict:
+    """``fit`` (encoding, skorch, data loading, training) and ``predict_proba`` on a frame."""
+    import torch
+
+    torch.manual_seed(job["seed"])
+    X, y = make_frame(job["fit_rows"], job["n_domains"], job["seed"])
+    estimator = build_estimator(job["model"], job)
+    with PeakRSSGrowth() as memory:
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        fit_s = time.perf_counter() - start
+    epochs_s = float(sum(estimator.history_[:, "dur"]))
+    start = time.perf_counter()
+    estimator.predict_proba(X)
+    predict_s = time.perf_counter() - start
+    rows = job["fit_rows"] * job["fit_epochs"]
+    return {
+        "params": sum(p.numel() for p in estimator.net_.module_.parameters()),
+        "train": [rows / fit_s],
+        "train_epochs_only": rows / epochs_s,
+        "fit_s": fit_s,
+        "epochs_s": epochs_s,
+        "predict": [job["fit_rows"] / predict_s],
+        "memory": memory.value,
+        "memory_upper_bound": memory.upper_bound,
+    }
+
+
+def run_job(job: dict) -> dict:
+    """Run one measurement in this process (the worker side)."""
+    import torch
+
+    if job["threads"] is not None:
+        torch.set_num_threads(job["threads"])
+    result = measure_estimator(job) if job["model"].startswith("fit_") else measure_module(job)
+    result["threads"] = torch.get_num_threads()
+    return result
+
+
+def run_job_in_subprocess(job: dict) -> dict:
+    """Run one measurement in a fresh interpreter; a failure is returned, not raised."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker-job", json.dumps(job)]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX) :])
+    tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
+    return {"error": f"exit code {completed.returncode}: {' | '.join(tail)}"}
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+def make_jobs(args: argparse.Namespace) -> list[dict]:
+    base = {
+        "batch_size": args.batch_size,
+        "warmup": args.warmup,
+        "threads": args.threads,
+        "seed": args.seed,
+    }
+    jobs = []
+    for n_domains in args.domains:
+        for model in MODELS:
+            if model == "naive" and n_domains not in args.naive_domains:
+                continue
+            naive = model == "naive"
+            jobs.append(
+                {
+                    **base,
+                    "model": model,
+                    "n_domains": n_domains,
+                    "steps": args.naive_steps if naive else args.steps,
+                    "repeats": args.naive_repeats if naive else args.repeats,
+                    "warmup": 1 if naive else args.warmup,
+                }
+            )
+    if args.fit_rows:
+        for model in ("fit_hamur", "fit_backbone"):
+            jobs.append(
+                {
+                    **base,
+                    "model": model,
+                    "n_domains": args.fit_domains,
+                    "fit_rows": args.fit_rows,
+                    "fit_epochs": args.fit_epochs,
+                }
+            )
+    return jobs
+
+
+def run_all(args: argparse.Namespace) -> list[dict]:
+    results = []
+    for job in make_jobs(args):
+        start = time.perf_counter()
+        result = run_job_in_subprocess(job)
+        took = time.perf_counter() - start
+        status = result.get("error", f"done, train {fmt_rate(median(result['train']))}/s")
+        line = f"  {job['model']:<12} {job['n_domains']:>3} domains: {status} ({took:.0f} s)"
+        print(line, file=sys.stderr, flush=True)
+        results.append({**job, **result})
+    return results
+
+
+# -- reporting -----------------------------------------------------------------------------
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def fmt_rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def fmt_spread(values: list[float]) -> str:
+    if len(values) < 2:
+        return "-"
+    return f"±{50 * (max(values) - min(values)) / median(values):.0f}%"
+
+
+def fmt_memory(result: dict) -> str:
+    mib = result["memory"] / 2**20
+    return f"{'<= ' if result['memory_upper_bound'] else ''}{mib:,.0f} MiB"
+
+
+def table_rows(results: list[dict]) -> list[list[str]]:
+    rows = []
+    for r in results:
+        label = f"{MODEL_LABELS[r['model']]}"
+        if "error" in r:
+            rows.append([label, str(r["n_domains"]), "-", f"FAILED: {r['error']}", "", "", ""])
+            continue
+        train = fmt_rate(median(r["train"]))
+        if "train_epochs_only" in r:
+            train += f" ({fmt_rate(r['train_epochs_only'])} in epochs)"
+        rows.append(
+            [
+                label,
+                str(r["n_domains"]),
+                f"{r['params']:,}",
+                train,
+                fmt_spread(r["train"]),
+                fmt_rate(median(r["predict"])),
+                fmt_memory(r),
+            ]
+        )
+    return rows
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    header = [
+        "model",
+        "domains",
+        "params",
+        "train samples/s",
+        "train spread",
+        "predict rows/s",
+        "peak RSS growth (train)",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def train_rate(results: list[dict], model: str, n_domains: int) -> float | None:
+    for r in results:
+        if r["model"] == model and r["n_domains"] == n_domains and "error" not in r:
+            return median(r["train"])
+    return None
+
+
+def verdict(value: float | None, target: float, higher_is_better: bool) -> str:
+    if value is None:
+        return "n/a (not measured)"
+    ok = value >= target if higher_is_better else value <= target
+    sign = ">=" if higher_is_better else "<="
+    return f"{value:.2f} (target {sign} {target:g}): {'PASS' if ok else 'FAIL'}"
+
+
+def target_lines(results: list[dict], domains: list[int]) -> list[str]:
+    hamur_3, naive_3 = train_rate(results, "hamur", 3), train_rate(results, "naive", 3)
+    hamur_30 = train_rate(results, "hamur", 30)
+    speedup = hamur_3 / naive_3 if hamur_3 and naive_3 else None
+    scaling = hamur_30 / hamur_3 if hamur_3 and hamur_30 else None
+    overheads = {}
+    for d in domains:
+        hamur, backbone = train_rate(results, "hamur", d), train_rate(results, "backbone", d)
+        if hamur and backbone:
+            overheads[d] = backbone / hamur
+    worst = max(overheads.values()) if overheads else None
+    per_domain = ", ".join(f"{d} domains: {v:.2f}" for d, v in overheads.items())
+    return [
+        "(1) HAMUR training throughput / naive, 3 domains: "
+        + verdict(speedup, TARGETS["naive_speedup"], True),
+        "(2) HAMUR training throughput, 30 domains / 3 domains: "
+        + verdict(scaling, TARGETS["domain_scaling"], True),
+        "(3) HAMUR training time per row / backbone's, worst over domain counts: "
+        + verdict(worst, TARGETS["backbone_overhead"], False)
+        + (f" [{per_domain}]" if per_domain else ""),
+    ]
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_lines(args: argparse.Namespace, results: list[dict]) -> list[str]:
+    import torch
+
+    threads = sorted({r["threads"] for r in results if "threads" in r})
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
+        f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores",
+        f"- torch {torch.__version__}, Python {platform.python_version()}, "
+        f"threads {threads} ({'--threads ' + str(args.threads) if args.threads else 'default'})",
+        f"- load average before the run: {args.load_before}; after: {load}",
+        f"- batch size {args.batch_size}; module loop: {args.warmup} warm-up steps, "
+        f"median of {args.repeats} repeats of {args.steps} steps (naive: 1 warm-up step, "
+        f"{args.naive_repeats} repeats of {args.naive_steps} steps)"
+        + (
+            f"; estimators: {args.fit_rows:,} rows, {args.fit_domains} domains, "
+            f"{args.fit_epochs} epoch(s), one run"
+            if args.fit_rows
+            else ""
+        ),
+    ]
+
+
+NOTES = """\
+- train samples/s: module loop (forward, BCEWithLogits loss, backward, Adam step) on
+  pre-built batches, median over repeats; "train spread" is half the max-min range
+  relative to the median. Estimator rows: rows x epochs / wall time of `fit` (encoder,
+  skorch setup, data loading, training); in parentheses the same over the epochs only
+  (skorch's history `dur`).
+- predict rows/s: module in eval mode under `torch.inference_mode`, same batches;
+  estimator rows: `predict_proba` on the whole DataFrame (including encoding).
+- peak RSS growth (train): peak resident memory during the warm-up training steps
+  (estimators: during `fit`) minus resident memory just before, each configuration in a
+  fresh process; includes gradients, Adam state, autograd's saved tensors, allocator
+  temporaries (and for estimators the encoded data). "<=" marks an upper bound (the
+  process's earlier peak was not exceeded).
+- naive: `benchmarks/_naive_reference.py`, the reference implementation's pattern (all
+  towers and the hyper-network on the whole batch, per-row weights materialised).
+"""
+
+
+def report(args: argparse.Namespace, results: list[dict], elapsed: float) -> str:
+    parts = [
+        "# HAMUR speed benchmark (CPU)",
+        "\n".join(machine_lines(args, results)),
+        markdown_table(table_rows(results)),
+        "Targets:\n\n" + "\n".join(f"- {line}" for line in target_lines(results, args.domains)),
+        NOTES + f"\nTotal benchmark wall time: {elapsed:.0f} s.",
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+# -- command line --------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--domains", type=int, nargs="+", default=[3, 10, 30], help="numbers of domains")
+    add("--batch-size", type=int, help="rows per batch (default 4096; --quick: 512)")
+    add("--steps", type=int, help="training steps per repeat (default 20)")
+    add("--repeats", type=int, help="timed repeats; the median is reported (default 5)")
+    add("--warmup", type=int, help="untimed training steps first (default 3)")
+    add("--naive-steps", type=int, help="steps per repeat for the naive model (default 2)")
+    add("--naive-repeats", type=int, help="repeats for the naive model (default 2)")
+    add(
+        "--naive-domains",
+        type=int,
+        nargs="*",
+        help="domain counts at which to run the naive model (default: all of --domains; "
+        "at 30 domains it needs several GiB)",
+    )
+    add("--fit-rows", type=int, help="DataFrame rows for the estimator rows; 0 skips them")
+    add("--fit-epochs", type=int, help="epochs of the estimator fits (default 2)")
+    add("--fit-domains", type=int, default=3, help="domains of the estimator rows")
+    add("--threads", type=int, help="torch.set_num_threads (default: torch's default)")
+    add("--seed", type=int, default=0)
+    add("--quick", action="store_true", help="tiny run for a smoke test")
+    add("--output", type=Path, help="also write the report as markdown to this path")
+    add("--worker-job", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for key, value in DEFAULTS["quick" if args.quick else "full"].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.naive_domains is None:
+        args.naive_domains = list(args.domains)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.worker_job:
+        print(RESULT_PREFIX + json.dumps(run_job(json.loads(args.worker_job))), flush=True)
+        return
+    args.load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    start = time.perf_counter()
+    results = run_all(args)
+    text = report(args, results, time.perf_counter() - start)
+    print(text)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+import io
+import pickle
+from contextlib import redirect_stdout
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from sklearn_hamur import HAMURClassifier, MultiDomainClassifier
+
+from .conftest import FAST, FAST_HAMUR, make_data
+
+BOTH = [(HAMURClassifier, FAST_HAMUR), (MultiDomainClassifier, FAST)]
+
+
+@pytest.mark.parametrize("cls, params", BOTH)
+def test_fit_predict_proba_score(cls, params):
+    X, y = make_data(n=2000)
+    X_test, y_test = make_data(n=500, seed=1)
+    clf = cls(**{**params, "max_epochs": 15}).fit(X, y)
+    proba = clf.predict_proba(X_test)
+    assert proba.shape == (500, 2)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    assert roc_auc_score(y_test, proba[:, 1]) > 0.7  # the label is learnable
+    assert 0.6 < clf.score(X_test, y_test) <= 1.0
+    assert clf.n_domains_ == 3 and list(clf.domains_) == ["d0", "d1", "d2"]
+    assert clf.n_features_in_ == 4 and list(clf.feature_names_in_) == list(X.columns)
+    assert clf.encoder_.categorical_cols_ == ["item", "color"]
+    assert len(clf.history_) == 15
+
+
+@pytest.mark.parametrize("labels", [("no", "yes"), (False, True), (3, 7)])
+def test_any_two_labels(labels):
+    X, y = make_data(label_values=labels)
+    clf = HAMURClassifier(**FAST_HAMUR).fit(X, y)
+    assert list(clf.classes_) == sorted(labels)
+    assert set(clf.predict(X)) <= set(labels)
+
+
+def test_same_random_state_gives_identical_probabilities():
+    X, y = make_data()
+    p1 = HAMURClassifier(**FAST_HAMUR).fit(X, y).predict_proba(X)
+    p2 = HAMURClassifier(**FAST_HAMUR).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+    p3 = HAMURClassifier(**{**FAST_HAMUR, "random_state": 1}).fit(X, y).predict_proba(X)
+    assert not np.allclose(p1, p3)
+
+
+def test_fit_does_not_change_global_torch_rng():
+    import torch
+
+    X, y = make_data()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    HAMURClassifier(**FAST_HAMUR).fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("cls, params", BOTH)
+def test_pickle_round_trip(cls, params):
+    X, y = make_data()
+    clf = cls(**params).fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+def test_one_row_predict_equals_in_batch_predict():
+    X, y = make_data(n=10_000)
+    clf = HAMURClassifier(**{**FAST_HAMUR, "batch_size": 10_000, "early_stopping": False}).fit(X, y)
+    batch = clf.predict_proba(X)[:, 1]
+    alone = np.array([clf.predict_proba(X.iloc[[i]])[0, 1] for i in range(0, 10_000, 500)])
+    np.testing.assert_allclose(alone, batch[::500], atol=1e-5, rtol=0)
+
+
+def test_unseen_categories_and_domains():
+    X, y = make_data()
+    clf = HAMURClassifier(**FAST_HAMUR).fit(X, y)
+    new = X.head(5).assign(item="never-seen", color=None)
+    assert np.isfinite(clf.predict_proba(new)).all()
+    with pytest.raises(ValueError, match=r"\['d9'\] not seen in fit"):
+        clf.predict_proba(X.head(5).assign(domain="d9"))
+    clf = HAMURClassifier(**{**FAST_HAMUR, "handle_unknown_domain": "average"}).fit(X, y)
+    mixed = pd.concat([X.head(3), X.head(3).assign(domain="d9")])
+    proba = clf.predict_proba(mixed)[:, 1]
+    per_domain = np.stack(
+        [clf.predict_proba(X.head(3).assign(domain=d))[:, 1] for d in clf.domains_]
+    )
+    np.testing.assert_allclose(proba[3:], per_domain.mean(0), atol=1e-6)
+    np.testing.assert_allclose(proba[:3], clf.predict_proba(X.head(3))[:, 1], atol=1e-6)
+
+
+def test_sample_weight():
+    X, y = make_data()
+    plain = HAMURClassifier(**FAST_HAMUR).fit(X, y).predict_proba(X)
+    ones = HAMURClassifier(**FAST_HAMUR).fit(X, y, sample_weight=np.ones(len(y))).predict_proba(X)
+    np.testing.assert_allclose(ones, plain, atol=1e-6)
+    # Weighting the positives up raises the predicted positive rate.
+    weights = np.where(y == 1, 5.0, 1.0)
+    heavy = HAMURClassifier(**FAST_HAMUR).fit(X, y, sample_weight=weights).predict_proba(X)
+    assert heavy[:, 1].mean() > plain[:, 1].mean()
+
+
+def test_early_stopping_restores_best_epoch_and_records_auc():
+    X, y = make_data(n=3000)
+    clf = HAMURClassifier(
+        **{**FAST_HAMUR, "early_stopping": True, "max_epochs": 40, "patience": 2, "lr": 0.05}
+    ).fit(X, y)
+    aucs = clf.history_[:, "valid_auc"]
+    assert len(aucs) < 40  # stopped early
+    best = int(np.argmax(aucs))
+    assert len(aucs) - 1 - best == 2  # stopped `patience` epochs after the best one
+    # The restored weights are the best epoch's: re-scoring the validation rows gives its AUC.
+    valid = clf.net_.train_split.keywords["valid_ds"]
+    scores = clf.net_.forward(valid).numpy()
+    assert roc_auc_score(valid.y.numpy(), scores) == pytest.approx(aucs[best], abs=1e-6)
+    # The split is stratified by domain x label: every stratum is on both sides.
+    strata = valid.X["domain"].numpy() * 2 + valid.y.numpy().astype(int)
+    assert len(np.unique(strata)) == 6
+
+
+def test_verbose_prints_epoch_table():
+    X, y = make_data()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        MultiDomainClassifier(**{**FAST, "verbose": 1}).fit(X, y)
+    assert "train_loss" in out.getvalue() and "epoch" in out.getvalue()
+
+
+def test_extra_skorch_callbacks_are_used():
+    from skorch.callbacks import Callback
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.n = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.n += 1
+
+    counter = CountEpochs()
+    X, y = make_data()
+    clf = MultiDomainClassifier(**{**FAST, "callbacks": [("count", counter)]}).fit(X, y)
+    assert dict(clf.net_.callbacks_)["count"].n == FAST["max_epochs"]
+
+
+def test_one_row_last_training_batch():
+    X, y = make_data(n=129)  # batch_size 128 -> the last training batch has one row
+    clf = HAMURClassifier(**{**FAST_HAMUR, "early_stopping": False}).fit(X, y)
+    assert np.isfinite(clf.history_[:, "train_loss"]).all()
+
+
+def test_device_auto_resolves():
+    X, y = make_data()
+    clf = MultiDomainClassifier(**FAST).fit(X, y)
+    import torch
+
+    assert clf.net_.device == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_second_fit_forgets_the_first():
+    X, y = make_data()
+    clf = HAMURClassifier(**FAST_HAMUR).fit(X, y)
+    X2 = X.assign(domain=X["domain"].map({"d0": "e0", "d1": "e1", "d2": "e1"}))
+    clf.fit(X2, y)
+    assert list(clf.domains_) == ["e0", "e1"] and len(clf.net_.module_.towers) == 2
