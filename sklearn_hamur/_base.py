@@ -30,6 +30,10 @@ from .modules import MultiDomainMLP
 AUTO_EARLY_STOPPING_MIN_ROWS = 10_000
 
 
+def _discard(*args, **kwargs) -> None:
+    """A picklable sink that drops early stopping's messages when not verbose."""
+
+
 def resolve_device(device: str) -> str:
     """``"auto"`` becomes ``"cuda"`` when a GPU is available, else ``"cpu"``."""
     if device == "auto":
@@ -215,7 +219,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
                         lower_is_better=monitor == "valid_loss",
                         patience=self.patience,
                         load_best=True,
-                        sink=print if self.verbose else (lambda *args, **kwargs: None),
+                        sink=print if self.verbose else _discard,
                     ),
                 )
             )
@@ -231,6 +235,8 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         return MultiDomainNet(
             MultiDomainMLP,
             **{f"module__{key}": value for key, value in module_kwargs.items()},
+            # NOTE[DIFF]: the module returns logits and trains with BCEWithLogitsLoss; the
+            # reference outputs probabilities and trains with BCELoss.
             criterion=torch.nn.BCEWithLogitsLoss,
             criterion__reduction="none",
             optimizer=torch.optim.Adam,

@@ -123,6 +123,8 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         X = as_frame(X, reset=True, estimator=self)
         domain = check_domain_column(X, self.domain_col)
         self.categorical_cols_, self.numeric_cols_ = self._resolve_columns(X)
+        # NOTE[DIFF]: vocabularies come from the training rows only, with reserved indices
+        # for unseen and missing values; the reference builds them on train+val+test.
         self.vocabularies_ = {}
         for col in self.categorical_cols_:
             counts = _as_strings(X[col]).value_counts()

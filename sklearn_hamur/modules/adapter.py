@@ -51,6 +51,7 @@ class HyperAdapter(nn.Module):
 
     def __init__(self, *, d_in: int, d_bottleneck: int, rank: int) -> None:
         super().__init__()
+        # NOTE[DIFF]: the bottleneck width is a parameter (the reference hard-codes 32).
         self.u_down = nn.Parameter(torch.empty(d_in, rank))
         self.v_down = nn.Parameter(torch.empty(rank, d_bottleneck))
         self.bias_down = nn.Parameter(torch.empty(d_bottleneck))

@@ -48,6 +48,8 @@ class HyperNetwork(nn.Module):
         self.rank = rank
         self.n_matrices = n_matrices
         self.body = MLP(d_in=d_in, d_hidden=d_hidden, d_out=None, dropout=0.0)
+        # NOTE[DIFF]: with several adapters, one shared hidden representation feeds one
+        # linear head per adapter, so the hyper-network still runs once per batch.
         # One head per matrix (together: one linear layer with n_matrices * k^2 outputs):
         # separate outputs avoid slicing a large tensor whose backward would copy it.
         self.heads = nn.ModuleList(

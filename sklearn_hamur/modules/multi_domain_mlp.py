@@ -124,6 +124,9 @@ class MultiDomainMLP(nn.Module):
     def _forward_known(
         self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
     ) -> torch.Tensor:
+        # NOTE[DIFF]: the reference runs every domain's tower on the whole batch and picks
+        # rows afterwards (cost grows with the number of domains, and the towers' batch
+        # norms mix domains); here each tower sees only its own domain's rows.
         groups = DomainGroups(domain, n_domains=self.n_domains)
         e = self.embedding(groups.sort(x_cat), groups.sort(x_num))
         # The hyper-network runs once on the whole (sorted) batch; its per-row matrices
