@@ -61,7 +61,7 @@ def test_fit_does_not_change_global_torch_rng():
 @pytest.mark.parametrize("cls, params", BOTH)
 def test_pickle_round_trip(cls, params):
     X, y = make_data()
-    clf = cls(**params).fit(X, y)
+    clf = cls(**{**params, "early_stopping": True}).fit(X, y)  # with every callback in place
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
 

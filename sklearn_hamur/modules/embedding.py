@@ -11,6 +11,7 @@ from torch import nn
 class FeatureEmbedding(nn.Module):
     """Look up one embedding per categorical field and append the numeric values.
 
+
     All fields share one table, addressed through per-field offsets, so the lookup is a
     single gather whatever the number of fields.
 
@@ -36,6 +37,8 @@ class FeatureEmbedding(nn.Module):
     >>> emb(torch.tensor([[1, 6]]), torch.zeros(1, 3)).shape
     torch.Size([1, 11])
     """
+
+    offsets: torch.Tensor
 
     def __init__(self, *, cardinalities: Sequence[int], d_embedding: int, n_numeric: int) -> None:
         super().__init__()

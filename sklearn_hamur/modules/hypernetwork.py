@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -62,11 +63,14 @@ class HyperNetwork(nn.Module):
         # starts constant. Here S starts as the identity plus a small instance-dependent
         # term (per-entry std about 0.5 / sqrt(k)), so at initialisation the adapter is an
         # ordinary low-rank bottleneck U @ V that the hyper-network then modulates.
-        for head in self.heads:
+        for head in self._heads():
             nn.init.normal_(head.weight, std=0.5 / math.sqrt(self.rank * head.in_features))
             with torch.no_grad():
                 head.bias.copy_(torch.eye(self.rank).flatten())
 
     def forward(self, e: torch.Tensor) -> list[torch.Tensor]:
         hidden = self.body(e)
-        return [head(hidden).view(-1, self.rank, self.rank) for head in self.heads]
+        return [head(hidden).view(-1, self.rank, self.rank) for head in self._heads()]
+
+    def _heads(self) -> list[nn.Linear]:
+        return [cast(nn.Linear, head) for head in self.heads]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -133,19 +134,21 @@ class MultiDomainMLP(nn.Module):
         # are never split per domain (see _adapt), only sliced per adapter.
         s = None if self.hypernetwork is None else self.hypernetwork(e)
         hs = groups.split(e)
+        towers = [cast(MLP, tower) for tower in self.towers]
         # Layer-major order: block i of every present domain, then its adapters.
-        for i in range(len(self.towers[0].blocks)):
-            hs = [(d, self.towers[d].blocks[i](h)) for d, h in hs]
+        for i in range(len(towers[0].blocks)):
+            hs = [(d, towers[d].blocks[i](h)) for d, h in hs]
             if s is not None and i >= self.first_adapted_block:
                 hs = self._adapt(i - self.first_adapted_block, hs, s, groups)
-        logits = groups.concat([self.towers[d].head(h).squeeze(-1) for d, h in hs])
+        heads = [cast(nn.Linear, tower.head) for tower in towers]
+        logits = groups.concat([heads[d](h).squeeze(-1) for d, h in hs])
         return groups.restore(logits)
 
     def _adapt(
         self,
         j: int,
         hs: list[tuple[int, torch.Tensor]],
-        s: torch.Tensor,
+        s: list[torch.Tensor],
         groups: DomainGroups,
     ) -> list[tuple[int, torch.Tensor]]:
         """Apply adapter ``j`` of each domain, multiplying by S once for the whole batch.
@@ -153,17 +156,19 @@ class MultiDomainMLP(nn.Module):
         Only the k-wide projections are joined and split per domain; splitting the
         ``(n, k, k)`` instance matrices instead would copy them again in the backward pass.
         """
-        adapters = [self._adapters_of(d)[j] for d, _ in hs]
-        s_j = s[j]
+        adapters = [self._adapter(d, j) for d, _ in hs]
         z = groups.concat([a.project_down_in(h) for a, (_, h) in zip(adapters, hs)])
-        z = groups.split(apply_instance_matrix(z, s_j))
-        z = [a.project_down_out(zd) for a, (_, zd) in zip(adapters, z)]
-        z = groups.concat([a.project_up_in(zd) for a, zd in zip(adapters, z)])
-        z = groups.split(apply_instance_matrix(z, s_j))
-        return [(d, a.project_up_out(zd, h)) for a, (d, h), (_, zd) in zip(adapters, hs, z)]
+        z_down = groups.split(apply_instance_matrix(z, s[j]))
+        z_mid = [a.project_down_out(zd) for a, (_, zd) in zip(adapters, z_down)]
+        z = groups.concat([a.project_up_in(zd) for a, zd in zip(adapters, z_mid)])
+        z_up = groups.split(apply_instance_matrix(z, s[j]))
+        return [(d, a.project_up_out(zd, h)) for a, (d, h), (_, zd) in zip(adapters, hs, z_up)]
 
-    def _adapters_of(self, d: int) -> nn.ModuleList:
-        return self.adapters[0 if self.share_adapters else d]
+    def _adapter(self, d: int, j: int) -> HyperAdapter:
+        """Adapter ``j`` of domain ``d`` (the shared set when ``share_adapters``)."""
+        assert self.adapters is not None
+        adapters = cast(nn.ModuleList, self.adapters[0 if self.share_adapters else d])
+        return cast(HyperAdapter, adapters[j])
 
 
 __all__ = ["MultiDomainMLP"]
