@@ -11,15 +11,18 @@ from skorch.callbacks import Callback
 
 
 class ValidationAUC(Callback):
-    """Record ``valid_auc`` each epoch from the outputs of the validation pass.
+    """Record the validation AUC, overall and per domain, each epoch.
 
+    History keys: ``valid_auc`` (all validation rows), ``valid_auc_per_domain`` (a dict
+    from domain index to AUC, for each domain whose validation rows hold both classes),
+    ``valid_auc_mean`` (their unweighted mean) and ``valid_auc_min`` (the worst domain).
     The scores come from the forward passes skorch already runs on the validation set,
-    so nothing is predicted twice. The AUC is NaN when the validation rows hold a
-    single class. Sample weights, when given, weight the AUC.
+    so nothing is predicted twice. An AUC is NaN when its rows hold a single class.
+    Sample weights, when given, weight the AUC.
     """
 
     def on_epoch_begin(self, net, **kwargs) -> None:
-        self._scores, self._targets, self._weights = [], [], []
+        self._scores, self._targets, self._weights, self._domains = [], [], [], []
 
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs) -> None:
         if training:
@@ -27,6 +30,7 @@ class ValidationAUC(Callback):
         Xi, yi = batch
         self._scores.append(y_pred.detach().float().cpu())
         self._targets.append(yi.cpu())
+        self._domains.append(Xi["domain"].cpu())
         if "sample_weight" in Xi:
             self._weights.append(Xi["sample_weight"].cpu())
 
@@ -34,11 +38,26 @@ class ValidationAUC(Callback):
         if not self._scores:
             return
         y = torch.cat(self._targets).numpy()
+        scores = torch.cat(self._scores).numpy()
+        domains = torch.cat(self._domains).numpy()
         weights = torch.cat(self._weights).numpy() if self._weights else None
-        auc = math.nan
-        if len(np.unique(y)) == 2:
-            auc = roc_auc_score(y, torch.cat(self._scores).numpy(), sample_weight=weights)
-        net.history.record("valid_auc", float(auc))
+        net.history.record("valid_auc", _auc(y, scores, weights))
+        per_domain = {}
+        for d in np.unique(domains):
+            rows = domains == d
+            auc = _auc(y[rows], scores[rows], None if weights is None else weights[rows])
+            if not math.isnan(auc):
+                per_domain[int(d)] = auc
+        values = list(per_domain.values())
+        net.history.record("valid_auc_per_domain", per_domain)
+        net.history.record("valid_auc_mean", float(np.mean(values)) if values else math.nan)
+        net.history.record("valid_auc_min", float(np.min(values)) if values else math.nan)
+
+
+def _auc(y: np.ndarray, scores: np.ndarray, weights: np.ndarray | None) -> float:
+    if len(np.unique(y)) < 2:
+        return math.nan
+    return float(roc_auc_score(y, scores, sample_weight=weights))
 
 
 class StopOnNonFiniteLoss(Callback):

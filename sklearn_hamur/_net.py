@@ -30,7 +30,7 @@ class MultiDomainNet(NeuralNetBinaryClassifier):
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
-            ("print_log", PrintLog()),
+            ("print_log", PrintLog(keys_ignored=["valid_auc_per_domain"])),
         ]
 
     def get_dataset(self, X, y=None):

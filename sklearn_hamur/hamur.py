@@ -43,7 +43,8 @@ class HAMURClassifier(BaseMultiDomainClassifier):
         Share the adapter's U, V, biases and norm across domains, as the reference
         implementation does, instead of one set per domain, as the paper does.
     dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, \
-validation_fraction, patience, device, callbacks, random_state, verbose
+validation_fraction, early_stopping_metric, patience, device, callbacks, \
+random_state, verbose
         As in :class:`MultiDomainClassifier`.
 
     Attributes
@@ -111,6 +112,7 @@ history_
         max_epochs=50,
         early_stopping="auto",
         validation_fraction=0.1,
+        early_stopping_metric="auc",
         patience=5,
         device="auto",
         callbacks=None,
@@ -136,6 +138,7 @@ history_
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.early_stopping_metric = early_stopping_metric
         self.patience = patience
         self.device = device
         self.callbacks = callbacks

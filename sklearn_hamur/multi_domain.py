@@ -49,6 +49,10 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         enables it from 10,000 training rows on.
     validation_fraction : float, default=0.1
         Share of each domain-and-label group held out for early stopping.
+    early_stopping_metric : {"auc", "auc_mean", "auc_min", "loss"}, default="auc"
+        What early stopping watches on the validation rows: the overall AUC, the mean of
+        the per-domain AUCs, the worst domain's AUC, or the log loss. An AUC that cannot
+        be computed (a single class) falls back to the loss.
     patience : int, default=5
         Epochs without improvement before early stopping ends training.
     device : str, default="auto"
@@ -75,7 +79,9 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
     net_ : skorch NeuralNetBinaryClassifier
         The trained net; ``net_.module_`` is the torch module.
     history_ : skorch.History
-        Per-epoch ``train_loss``, ``valid_loss`` and ``valid_auc``.
+        Per-epoch ``train_loss``; with early stopping also ``valid_loss``, ``valid_auc``,
+        ``valid_auc_per_domain`` (domain index to AUC), ``valid_auc_mean`` and
+        ``valid_auc_min``.
 
     See Also
     --------
@@ -112,6 +118,7 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         max_epochs=50,
         early_stopping="auto",
         validation_fraction=0.1,
+        early_stopping_metric="auc",
         patience=5,
         device="auto",
         callbacks=None,
@@ -132,6 +139,7 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.early_stopping_metric = early_stopping_metric
         self.patience = patience
         self.device = device
         self.callbacks = callbacks

@@ -165,3 +165,34 @@ def test_second_fit_forgets_the_first():
     X2 = X.assign(domain=X["domain"].map({"d0": "e0", "d1": "e1", "d2": "e1"}))
     clf.fit(X2, y)
     assert list(clf.domains_) == ["e0", "e1"] and len(clf.net_.module_.towers) == 2
+
+
+@pytest.mark.parametrize("metric", ["auc_min", "auc_mean", "loss"])
+def test_early_stopping_metric_per_domain(metric):
+    X, y = make_data(n=3000)
+    clf = MultiDomainClassifier(
+        **{**FAST, "early_stopping": True, "early_stopping_metric": metric, "max_epochs": 4}
+    ).fit(X, y)
+    per_domain = clf.history_[-1, "valid_auc_per_domain"]
+    assert sorted(per_domain) == [0, 1, 2]
+    valid = clf.net_.train_split.keywords["valid_ds"]
+    # The restored weights are the best epoch's: their per-domain validation AUCs equal
+    # what the history recorded for that epoch.
+    assert clf.history_[-1, "valid_auc_min"] == pytest.approx(min(per_domain.values()))
+    assert clf.history_[-1, "valid_auc_mean"] == pytest.approx(np.mean(list(per_domain.values())))
+    scores = clf.net_.forward(valid).numpy()
+    domains, labels = valid.X["domain"].numpy(), valid.y.numpy()
+    best = clf.history_[:, f"valid_{metric}"]
+    best_epoch = int(np.argmin(best) if metric == "loss" else np.argmax(best))
+    manual = {d: roc_auc_score(labels[domains == d], scores[domains == d]) for d in range(3)}
+    recorded = clf.history_[best_epoch, "valid_auc_per_domain"]
+    for d in range(3):
+        assert manual[d] == pytest.approx(recorded[d], abs=1e-6)
+
+
+def test_early_stopping_without_validation_rows_is_a_clear_error():
+    X, y = make_data(n=20)
+    with pytest.raises(ValueError, match="leaves no validation row"):
+        MultiDomainClassifier(**{**FAST, "early_stopping": True, "validation_fraction": 0.01}).fit(
+            X, y
+        )
