@@ -22,6 +22,7 @@ from skorch.helper import predefined_split
 from ._callbacks import StopOnNonFiniteLoss, ValidationAUC
 from ._data import BatchIterator, MultiDomainDataset
 from ._net import MultiDomainNet
+from ._persistence import read_file, restore_estimator, save_estimator
 from ._validation import as_frame, check_binary_target
 from .encoder import MultiDomainEncoder
 from .modules import MultiDomainMLP
@@ -196,7 +197,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             monitor = self._monitor(strata[valid_idx])
 
         device = resolve_device(self.device)
-        self.net_ = self._build_net(dataset, valid_dataset, monitor, device, shuffle_seed)
+        self.net_ = self._build_net(valid_dataset, monitor, device, shuffle_seed)
         devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
         # Seed torch for initialisation and dropout without touching the caller's RNG state.
         with torch.random.fork_rng(devices=devices):
@@ -231,7 +232,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
                 "domains into a larger one or drop them."
             )
 
-    def _build_net(self, dataset, valid_dataset, monitor, device, shuffle_seed) -> MultiDomainNet:
+    def _build_net(self, valid_dataset, monitor, device, shuffle_seed) -> MultiDomainNet:
         callbacks = [("valid_auc", ValidationAUC()), ("finite_loss", StopOnNonFiniteLoss())]
         if monitor is not None:
             callbacks.append(
@@ -306,6 +307,50 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         """The more likely class of each row (threshold 0.5)."""
         scores = self.decision_function(X)
         return self.classes_[(scores > 0).astype(int)]
+
+    # -- persistence --------------------------------------------------------------------
+
+    def save(self, path) -> None:
+        """Save the fitted estimator to one file, without pickle.
+
+        The module's weights go into a safetensors file whose header holds, as JSON, the
+        parameters, the encoder's vocabularies and statistics, ``classes_``, ``domains_``,
+        ``history_``, a format version and a checksum of every tensor. The file is written
+        to a temporary name first and then renamed, so it is never left half-written.
+        Parameters that cannot be stored as JSON (``callbacks``, a ``RandomState``
+        ``random_state``) are saved as ``None``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file, conventionally ``*.safetensors``.
+        """
+        check_is_fitted(self)
+        save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path, *, device="auto"):
+        """Load an estimator saved with :meth:`save`; never executes code from the file.
+
+        Parameters
+        ----------
+        path : str or path-like
+        device : str, default="auto"
+            Where to put the model: ``"auto"`` (CUDA when available, so a model trained
+            on a GPU loads on a CPU-only machine), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+        Returns
+        -------
+        estimator : fitted instance of ``cls``
+
+        Raises
+        ------
+        ValueError
+            For a truncated or tampered file, another format version, or a file saved by
+            another estimator class.
+        """
+        state, tensors = read_file(path, cls.__name__)
+        return restore_estimator(cls, state, tensors, device)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
