@@ -224,7 +224,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_domain_sizes(self, domain: np.ndarray) -> None:
         counts = np.bincount(domain, minlength=self.n_domains_)
-        small = [self.domains_[d] for d in np.flatnonzero(counts < 2)]
+        small = self.domains_[np.flatnonzero(counts < 2)].tolist()
         if small:
             raise ValueError(
                 f"Domain(s) {small[:5]} of column {self.domain_col!r} have a single training "

@@ -43,6 +43,15 @@ def as_frame(X, *, reset: bool, estimator) -> pd.DataFrame:
         raise ValueError(
             f"X has duplicated column names {duplicated}; column names must be unique."
         )
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if (
+        not reset
+        and fitted_names is not None
+        and list(X.columns) != list(fitted_names)
+        and set(X.columns) == set(fitted_names)
+    ):
+        # Same columns in another order: select by name (a DataFrame is addressed by name).
+        X = X[list(fitted_names)]
     _check_feature_names(estimator, X, reset=reset)
     _check_n_features(estimator, X, reset=reset)
     return X

@@ -19,6 +19,8 @@ PADDING_INDEX = 0
 UNKNOWN_INDEX = 1
 MISSING_INDEX = 2
 N_RESERVED = 3
+#: Standardized numeric values are clipped to this magnitude.
+MAX_ABS_SCALED = 1e4
 
 
 def is_categorical_column(column: pd.Series) -> bool:
@@ -45,7 +47,8 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
       are the same category).
     - Numeric columns: standardized with the training mean and standard deviation
       (computed ignoring missing values); a missing value becomes 0, the training mean,
-      so no NaN reaches the model. Infinite values are rejected.
+      so no NaN reaches the model; standardized values are clipped to +-1e4. Infinite
+      values are rejected.
     - The domain column: mapped to ``0..D-1`` in sorted order of the training domains,
       which are kept in ``domains_``. A missing domain is an error.
 
@@ -136,7 +139,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
             self.means_ = np.nan_to_num(np.nanmean(values, axis=0)) if len(values) else values[:0]
             scales = np.nanstd(values, axis=0) if len(values) else values[:0]
         self.scales_ = np.where(np.isfinite(scales) & (scales > 0), scales, 1.0)
-        self.domains_ = np.array([0]) if domain is None else np.sort(pd.unique(domain))
+        self.domains_ = np.array([0]) if domain is None else _sorted_unique(domain)
         return self
 
     def transform(self, X):
@@ -156,7 +159,10 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         for j, col in enumerate(self.categorical_cols_):
             x_cat[:, j] = self._encode_categorical(X[col], self.vocabularies_[col])
         x_num = (self._numeric_values(X) - self.means_) / self.scales_
-        x_num = np.nan_to_num(x_num, nan=0.0).astype(np.float32)
+        # Missing -> the training mean; values beyond +-1e4 standard deviations are clipped
+        # so that extreme inputs cannot overflow float32 into inf or NaN downstream.
+        x_num = np.clip(np.nan_to_num(x_num, nan=0.0), -MAX_ABS_SCALED, MAX_ABS_SCALED)
+        x_num = x_num.astype(np.float32)
         return SliceDict(x_cat=x_cat, x_num=x_num, domain=self._encode_domain(X))
 
     def __sklearn_tags__(self):
@@ -220,6 +226,15 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
                 )
             codes = np.where(unknown, UNKNOWN_DOMAIN, codes)
         return codes.astype(np.int64)
+
+
+def _sorted_unique(values: pd.Series) -> np.ndarray:
+    """Distinct values, sorted; by their string form when they cannot be compared."""
+    unique = np.asarray(pd.unique(values), dtype=object)
+    try:
+        return np.asarray(sorted(unique))
+    except TypeError:  # mixed types, e.g. 1 and "a"
+        return np.asarray(sorted(unique, key=lambda v: (type(v).__name__, str(v))), dtype=object)
 
 
 def _as_strings(column: pd.Series) -> pd.Series:
