@@ -27,6 +27,9 @@ from ._validation import as_frame, check_binary_target
 from .encoder import MultiDomainEncoder
 from .modules import MultiDomainMLP
 
+#: Rows encoded and scored at a time by ``decision_function`` / ``predict_proba``.
+PREDICT_CHUNK_ROWS = 262_144
+
 #: Below this many rows, ``early_stopping="auto"`` trains without a validation split.
 AUTO_EARLY_STOPPING_MIN_ROWS = 10_000
 
@@ -291,12 +294,19 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
     # -- prediction ---------------------------------------------------------------------
 
     def decision_function(self, X):
-        """Logit of the positive class (``classes_[1]``) for each row of ``X``."""
+        """Logit of the positive class (``classes_[1]``) for each row of ``X``.
+
+        Rows are encoded and scored ``PREDICT_CHUNK_ROWS`` at a time (and inside a chunk,
+        ``batch_size`` rows at a time), so memory stays bounded however long ``X`` is.
+        """
         check_is_fitted(self)
         X = as_frame(X, reset=False, estimator=self)
-        encoded = self.encoder_.transform(X)
-        logits = self.net_.forward(MultiDomainDataset(encoded), training=False)
-        return logits.double().numpy()
+        logits = []
+        for start in range(0, len(X), PREDICT_CHUNK_ROWS):
+            encoded = self.encoder_.transform(X.iloc[start : start + PREDICT_CHUNK_ROWS])
+            chunk = self.net_.forward(MultiDomainDataset(encoded), training=False)
+            logits.append(chunk.double().numpy())
+        return np.concatenate(logits)
 
     def predict_proba(self, X):
         """Class probabilities, shape ``(n_samples, 2)``, columns in ``classes_`` order."""

@@ -130,8 +130,10 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         # for unseen and missing values; the reference builds them on train+val+test.
         self.vocabularies_ = {}
         for col in self.categorical_cols_:
-            counts = _as_strings(X[col]).value_counts()
-            kept = counts.index[counts.to_numpy() >= self.min_frequency]
+            codes, labels = _factorize_as_strings(X[col])
+            counts = np.bincount(codes[codes >= 0], minlength=len(labels))
+            totals = pd.Series(counts, index=labels).groupby(level=0).sum()
+            kept = totals.index[totals.to_numpy() >= self.min_frequency]
             self.vocabularies_[col] = pd.Index(np.sort(kept.to_numpy(dtype=object)), dtype=object)
         self.cardinalities_ = [len(v) + N_RESERVED for v in self.vocabularies_.values()]
         values = self._numeric_values(X)
@@ -148,14 +150,17 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         SliceDict
-            ``x_cat``: int64 ``(n, n_categorical)``; ``x_num``: float32
+            ``x_cat``: int32 ``(n, n_categorical)`` (int64 only for a vocabulary beyond
+            2**31 values); ``x_num``: float32
             ``(n, n_numeric)``; ``domain``: int64 ``(n,)``. It slices along rows like an
             array, so it can be split for cross-validation.
         """
         check_is_fitted(self, "domains_")
         X = as_frame(X, reset=False, estimator=self)
         check_columns_present(X, [*self.categorical_cols_, *self.numeric_cols_], self)
-        x_cat = np.empty((len(X), len(self.categorical_cols_)), dtype=np.int64)
+        # int32 halves the memory of int64; a vocabulary beyond 2**31 would need int64.
+        index_dtype = np.int32 if max(self.cardinalities_, default=0) < 2**31 else np.int64
+        x_cat = np.empty((len(X), len(self.categorical_cols_)), dtype=index_dtype)
         for j, col in enumerate(self.categorical_cols_):
             x_cat[:, j] = self._encode_categorical(X[col], self.vocabularies_[col])
         x_num = (self._numeric_values(X) - self.means_) / self.scales_
@@ -204,11 +209,12 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _encode_categorical(column: pd.Series, vocabulary: pd.Index) -> np.ndarray:
-        missing = column.isna().to_numpy()
-        codes = vocabulary.get_indexer(_as_strings(column)).astype(np.int64)
-        return np.where(
-            missing, MISSING_INDEX, np.where(codes < 0, UNKNOWN_INDEX, codes + N_RESERVED)
-        )
+        codes, labels = _factorize_as_strings(column)
+        # Look up each distinct value once, then broadcast to the rows through the codes.
+        table = vocabulary.get_indexer(labels)
+        table = np.where(table < 0, UNKNOWN_INDEX, table + N_RESERVED)
+        # Code -1 (missing) picks the appended last entry.
+        return np.append(table, MISSING_INDEX)[codes]
 
     def _encode_domain(self, X: pd.DataFrame) -> np.ndarray:
         domain = check_domain_column(X, self.domain_col)
@@ -237,9 +243,15 @@ def _sorted_unique(values: pd.Series) -> np.ndarray:
         return np.asarray(sorted(unique, key=lambda v: (type(v).__name__, str(v))), dtype=object)
 
 
-def _as_strings(column: pd.Series) -> pd.Series:
-    """Non-missing values as Python strings (missing ones stay missing)."""
-    return column.astype(object).where(column.notna()).map(str, na_action="ignore")
+def _factorize_as_strings(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes per row (-1 for missing) and the string form of each distinct value.
+
+    Factorizing is vectorised, so only the distinct values, never the rows, become
+    Python strings (a column of 5M integer ids stays a numpy array). Two distinct values
+    with the same string form (``1`` and ``"1"``) are the same category.
+    """
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    return codes, [str(value) for value in uniques]
 
 
 def _numeric_column(column: pd.Series, name) -> np.ndarray:

@@ -23,7 +23,7 @@ def test_vocabulary_reserved_indices_and_dtypes():
     enc = MultiDomainEncoder().fit(X)
     assert enc.categorical_cols_ == ["item", "flag"] and enc.numeric_cols_ == ["price", "count"]
     out = enc.transform(X)
-    assert out["x_cat"].dtype == np.int64 and out["x_num"].dtype == np.float32
+    assert out["x_cat"].dtype == np.int32 and out["x_num"].dtype == np.float32
     assert out["domain"].dtype == np.int64
     # Known values start after padding (0), unknown (1) and missing (2), in sorted order.
     assert out["x_cat"][:, 0].tolist() == [3, 4, 3, MISSING_INDEX, 5]

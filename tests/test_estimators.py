@@ -196,3 +196,38 @@ def test_early_stopping_without_validation_rows_is_a_clear_error():
         MultiDomainClassifier(**{**FAST, "early_stopping": True, "validation_fraction": 0.01}).fit(
             X, y
         )
+
+
+def test_prediction_in_chunks_equals_one_pass(monkeypatch):
+    import sklearn_hamur._base as base
+
+    X, y = make_data()
+    clf = HAMURClassifier(**FAST_HAMUR).fit(X, y)
+    whole = clf.predict_proba(X)
+    monkeypatch.setattr(base, "PREDICT_CHUNK_ROWS", 7)
+    np.testing.assert_allclose(clf.predict_proba(X), whole, atol=1e-6)
+
+
+def run_in_subprocess(random_state, path):
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, sys\n"
+        "from tests.conftest import make_data, FAST_HAMUR\n"
+        "from sklearn_hamur import HAMURClassifier\n"
+        "X, y = make_data()\n"
+        f"params = dict(FAST_HAMUR, random_state={random_state})\n"
+        f"np.save({str(path)!r}, HAMURClassifier(**params).fit(X, y).predict_proba(X))\n"
+    )
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+    return np.load(path)
+
+
+def test_determinism_across_processes(tmp_path):
+    first = run_in_subprocess(0, tmp_path / "a.npy")
+    second = run_in_subprocess(0, tmp_path / "b.npy")
+    other = run_in_subprocess(1, tmp_path / "c.npy")
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first, other)
