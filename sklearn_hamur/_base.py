@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,8 +19,15 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
+from skorch.history import History
 
-from ._callbacks import StopOnNonFiniteLoss, ValidationAUC
+from ._callbacks import (
+    AtomicCheckpoint,
+    StopOnNonFiniteLoss,
+    ValidationAUC,
+    read_checkpoint,
+    training_state,
+)
 from ._data import BatchIterator, MultiDomainDataset
 from ._net import MultiDomainNet
 from ._persistence import read_file, restore_estimator, save_estimator
@@ -103,6 +111,8 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "warm_start": ["boolean"],
     }
 
     # -- parameters ---------------------------------------------------------------------
@@ -166,6 +176,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
+        resume = self._resume_state()
         X = as_frame(X, reset=True, estimator=self)
         y = check_binary_target(y, len(X), self)
         if sample_weight is not None:
@@ -205,9 +216,38 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         # Seed torch for initialisation and dropout without touching the caller's RNG state.
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(torch_seed)
-            self.net_.fit(dataset, None)
+            self.net_.initialize()
+            if resume is not None:
+                self._restore_training_state(resume)
+            remaining = self.max_epochs - len(self.net_.history)
+            if remaining > 0:
+                self.net_.partial_fit(dataset, None, epochs=remaining)
         self.history_ = self.net_.history
         return self
+
+    def _resume_state(self) -> dict | None:
+        """What ``warm_start`` continues: the checkpoint on disk, else the previous fit."""
+        if not self.warm_start:
+            return None
+        if self.checkpoint_dir is not None:
+            state = read_checkpoint(self.checkpoint_dir)
+            if state is not None:
+                return state
+        if hasattr(self, "net_"):
+            return training_state(self.net_)
+        return None
+
+    def _restore_training_state(self, state: dict) -> None:
+        try:
+            self.net_.module_.load_state_dict(state["module"])
+        except RuntimeError as exc:
+            raise ValueError(
+                "warm_start continues a previous training run, which needs the same columns, "
+                "vocabularies, domains and architecture; this fit differs from it. Set "
+                f"warm_start=False or clear checkpoint_dir={self.checkpoint_dir!r}."
+            ) from exc
+        self.net_.optimizer_.load_state_dict(state["optimizer"])
+        self.net_.history = History(state["history"])
 
     def _monitor(self, valid_strata: np.ndarray) -> str:
         """History key early stopping watches; the loss when no AUC can be computed."""
@@ -250,6 +290,8 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
                     ),
                 )
             )
+        if self.checkpoint_dir is not None:
+            callbacks.append(("checkpoint", AtomicCheckpoint(dirname=self.checkpoint_dir)))
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks.extend(self.callbacks or [])

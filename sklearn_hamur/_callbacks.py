@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -71,3 +74,60 @@ class StopOnNonFiniteLoss(Callback):
                 f"The training loss became {loss} in epoch {epoch}. Lower the learning rate "
                 f"(lr={net.lr}), check the inputs for extreme values, or use early stopping."
             )
+
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def _plain(value):
+    """History values as plain Python objects (what ``torch.load(weights_only=True)`` reads)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def training_state(net) -> dict:
+    """What a resumed fit needs: weights, optimizer state and the history so far."""
+    return {
+        "module": {k: v.detach().cpu() for k, v in net.module_.state_dict().items()},
+        "optimizer": net.optimizer_.state_dict(),
+        "history": _plain(list(net.history)),
+    }
+
+
+def read_checkpoint(dirname) -> dict | None:
+    """The checkpoint in ``dirname``, or None when there is none."""
+    path = Path(dirname) / CHECKPOINT_FILE
+    if not path.is_file():
+        return None
+    # weights_only: tensors and plain containers only, never arbitrary code.
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class AtomicCheckpoint(Callback):
+    """Save the training state to ``dirname/checkpoint.pt`` after every epoch.
+
+    The state goes to a temporary file in the same folder first and is then renamed over
+    the previous checkpoint (``os.replace`` is atomic), so a process killed at any moment
+    leaves either the previous or the new checkpoint, never a half-written one. A fit
+    with ``warm_start=True`` and the same ``checkpoint_dir`` resumes from it.
+    """
+
+    def __init__(self, dirname) -> None:
+        self.dirname = dirname
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        folder = Path(self.dirname)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".checkpoint-", suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(training_state(net), tmp)
+            os.replace(tmp, folder / CHECKPOINT_FILE)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)

@@ -54,6 +54,8 @@ def _json_params(estimator) -> dict:
     if not (params.get("random_state") is None or isinstance(params["random_state"], int)):
         params["random_state"] = None  # a RandomState instance cannot be stored as JSON
     for key, value in params.items():
+        if isinstance(value, os.PathLike):
+            params[key] = os.fspath(value)
         if isinstance(value, tuple):
             params[key] = {"tuple": list(value)}
     return params

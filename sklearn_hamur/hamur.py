@@ -44,7 +44,7 @@ class HAMURClassifier(BaseMultiDomainClassifier):
         implementation does, instead of one set per domain, as the paper does.
     dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, \
 validation_fraction, early_stopping_metric, patience, device, callbacks, \
-random_state, verbose
+random_state, verbose, checkpoint_dir, warm_start
         As in :class:`MultiDomainClassifier`.
 
     Attributes
@@ -118,6 +118,8 @@ history_
         callbacks=None,
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
+        warm_start=False,
     ):
         self.domain_col = domain_col
         self.categorical_cols = categorical_cols
@@ -144,6 +146,8 @@ history_
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.warm_start = warm_start
 
     def _extra_param_problems(self, params: dict) -> list[str]:
         problems = super()._extra_param_problems(params)

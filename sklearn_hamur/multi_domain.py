@@ -64,6 +64,17 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         gives identical probabilities on CPU.
     verbose : int, default=0
         Above 0, print a progress bar and a table of per-epoch losses.
+    checkpoint_dir : str, path-like or None, default=None
+        Folder where the training state (weights, optimizer, history) is saved after
+        every epoch, atomically (a temporary file renamed over the previous one).
+    warm_start : bool, default=False
+        Continue a previous training run instead of starting afresh: the checkpoint in
+        ``checkpoint_dir`` if there is one, else the previous ``fit`` in memory. Training
+        goes on until ``history_`` holds ``max_epochs`` epochs, so a run killed midway
+        and started again with the same data and parameters ends with the same number of
+        epochs (raise ``max_epochs`` to train further). Shuffling and early stopping's
+        patience restart at the resumed epoch, so the result is not bit-identical to an
+        uninterrupted run.
 
     Attributes
     ----------
@@ -124,6 +135,8 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         callbacks=None,
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
+        warm_start=False,
     ):
         self.domain_col = domain_col
         self.categorical_cols = categorical_cols
@@ -145,3 +158,5 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.warm_start = warm_start
