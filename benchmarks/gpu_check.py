@@ -4,7 +4,8 @@ Prints (and with --output writes as markdown):
 1. ``device="auto"`` picks CUDA; fit time and test AUC on the bundled Adult data;
 2. one row alone vs. inside a batch of 4,096 on the GPU (max abs difference);
 3. two fits with the same ``random_state`` on the GPU (max abs difference);
-4. a pickle round trip of a CUDA-trained model (max abs difference);
+4. a pickle round trip of a CUDA-trained model, and ``save`` on CUDA then ``load`` with
+   ``device="cpu"`` and ``device="cuda"`` (max abs differences);
 5. module-level training and prediction throughput of HAMUR and the backbone for
    3, 10 and 30 domains at batch 4096 and 40960 (reference MovieLens architecture).
 
@@ -14,7 +15,9 @@ Usage: ``python benchmarks/gpu_check.py --output benchmarks/results/gpu_check.md
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
+import tempfile
 import time
 
 import numpy as np
@@ -53,6 +56,17 @@ def estimator_checks(lines: list[str]) -> None:
     restored = pickle.loads(pickle.dumps(clf))
     diff = np.abs(restored.predict_proba(X_test) - clf.predict_proba(X_test)).max()
     lines.append(f"| pickle round trip of a CUDA model | max abs diff {diff:.2e} |")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.safetensors")
+        clf.save(path)
+        on_cpu = HAMURClassifier.load(path, device="cpu")
+        on_gpu = HAMURClassifier.load(path, device="cuda")
+    diff_cpu = np.abs(on_cpu.predict_proba(X_test) - clf.predict_proba(X_test)).max()
+    diff_gpu = np.abs(on_gpu.predict_proba(X_test) - clf.predict_proba(X_test)).max()
+    lines.append(
+        f"| save on CUDA, load with device='cpu' / 'cuda' | {on_cpu.net_.device}: max abs diff "
+        f"{diff_cpu:.2e} (CPU vs GPU arithmetic); {on_gpu.net_.device}: {diff_gpu:.2e} |"
+    )
 
 
 def throughput(n_domains: int, n_adapters: int, batch_size: int, steps: int = 30):
