@@ -91,11 +91,8 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "domain_col": [str, Integral, None],
-        "categorical_cols": ["array-like", None],
-        "numeric_cols": ["array-like", None],
-        "min_frequency": [Interval(Integral, 1, None, closed="left")],
-        "handle_unknown_domain": [StrOptions({"error", "average"})],
+        # The encoder's parameters are the estimators' too: one source of truth.
+        **MultiDomainEncoder._parameter_constraints,
         "hidden_units": [list, tuple],
         "d_embedding": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
