@@ -1,0 +1,153 @@
+"""Tests of benchmarks/run.py: config validation, the split, the comparison, one tiny run."""
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RUN_SCRIPT = REPO_ROOT / "benchmarks" / "run.py"
+SHARED_DATA = Path(os.environ.get("SKLEARN_HAMUR_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="module")
+def run():
+    """benchmarks/run.py as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("benchmark_run", RUN_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def config_from(run, tmp_path, content: dict, *flags: str) -> dict:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(content))
+    return run.build_config(run.parse_args(["--config", str(path), *flags]))
+
+
+def test_defaults_are_valid_and_flags_override_the_file(run, tmp_path):
+    config = config_from(run, tmp_path, {"seeds": 2, "hamur": {"adapter_rank": 8}}, "--seeds", "3")
+    assert config["seeds"] == 3
+    assert config["hamur"] == {"adapter_rank": 8}
+    assert config["logreg"]["C"] == run.DEFAULT_CONFIG["logreg"]["C"]
+    assert run.validate_config(dict(run.DEFAULT_CONFIG)) is not None
+
+
+def test_unknown_keys_are_rejected_with_a_suggestion(run, tmp_path):
+    with pytest.raises(ValueError, match=r"unknown key 'max_epoch'.*Did you mean 'max_epochs'"):
+        config_from(run, tmp_path, {"max_epoch": 3})
+    with pytest.raises(ValueError) as info:
+        config_from(
+            run,
+            tmp_path,
+            {"hamur": {"adapter_rnk": 8}, "hgb": {"max_iters": 5}, "models": ["hamur", "xgb"]},
+        )
+    message = str(info.value)
+    assert "unknown key 'adapter_rnk' in 'hamur'. Did you mean 'adapter_rank'?" in message
+    assert "unknown key 'max_iters' in 'hgb'" in message
+    assert "unknown key 'xgb' in models" in message
+
+
+def test_bad_values_are_rejected(run, tmp_path):
+    with pytest.raises(ValueError) as info:
+        config_from(
+            run, tmp_path, {"split": [0.8, 0.3, 0.1], "seeds": 0, "hamur": {"random_state": 1}}
+        )
+    message = str(info.value)
+    assert "split must be three positive fractions summing to 1" in message
+    assert "seeds must be an int >= 1; got 0" in message
+    assert "unknown key 'random_state' in 'hamur'" in message  # the runner sets it
+
+
+def test_split_is_random_disjoint_and_seeded(run):
+    train, valid, test = run.split_rows(1_000, [0.8, 0.1, 0.1], seed=3)
+    assert (len(train), len(valid), len(test)) == (800, 100, 100)
+    assert len(np.unique(np.concatenate([train, valid, test]))) == 1_000
+    again = run.split_rows(1_000, [0.8, 0.1, 0.1], seed=3)
+    np.testing.assert_array_equal(train, again[0])
+    assert not np.array_equal(train, run.split_rows(1_000, [0.8, 0.1, 0.1], seed=4)[0])
+    rows = run.subsample_rows(1_000, 300, seed=0)
+    assert len(rows) == 300 and np.all(np.diff(rows) > 0)
+
+
+def test_paired_comparison_verdicts(run):
+    def runs(model, aucs):
+        return [
+            {"model": model, "seed": s, "auc": a, "auc_per_domain": [a, math.nan]}
+            for s, a in enumerate(aucs)
+        ]
+
+    hamur = runs("hamur", [0.80, 0.81, 0.82, 0.80, 0.81])
+    better = runs("mlp", [0.70, 0.71, 0.70, 0.72, 0.70])
+    noisy = runs("hgb", [0.79, 0.83, 0.80, 0.82, 0.80])
+    win = run.paired_comparison(hamur + better, "mlp", n_domains=2)
+    assert win["auc"]["verdict"] == "win" and win["auc"]["wins"] == 5
+    assert win["auc"]["mean"] == pytest.approx(0.102)
+    assert win["auc_per_domain"][1]["n"] == 0  # NaN AUCs (one class) are left out
+    assert run.paired_comparison(hamur + noisy, "hgb", n_domains=2)["auc"]["verdict"] == "tie"
+    loss = run.paired_comparison(runs("hamur", [0.69] * 5) + better, "mlp", n_domains=2)
+    assert loss["auc"]["verdict"] == "loss"
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / "movielens-100k").is_dir(), reason="shared MovieLens-100K not found"
+)
+def test_tiny_run_end_to_end_writes_json_markdown_and_png(tmp_path):
+    config = {
+        "dataset": "movielens-100k",
+        "models": ["hamur", "logreg"],
+        "seeds": 1,
+        "max_epochs": 1,
+        "subsample": 3_000,
+        "logreg": {"C": [1.0]},
+    }
+    (tmp_path / "tiny.json").write_text(json.dumps(config))
+    command = [
+        sys.executable,
+        str(RUN_SCRIPT),
+        "--config",
+        str(tmp_path / "tiny.json"),
+        "--data-dir",
+        str(SHARED_DATA),
+        "--output-dir",
+        str(tmp_path / "results"),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "[2/2 fits" in completed.stderr  # the progress lines (no terminal here)
+
+    out = tmp_path / "results"
+    results = json.loads((out / "movielens-100k.json").read_text())
+    assert results["data"]["rows"] == 3_000
+    assert results["data"]["domain_names"] == ["under 25", "25-34", "35 and over"]
+    assert sum(results["data"]["rows_per_domain"]) == 3_000
+    assert [(r["model"], r["seed"]) for r in results["runs"]] == [("hamur", 0), ("logreg", 0)]
+    hamur = results["runs"][0]
+    assert hamur["epochs"] == 1 and hamur["best_epoch"] == 1 and hamur["fit_s"] > 0
+    for r in results["runs"]:
+        assert 0.5 < r["auc"] < 1 and 0 < r["logloss"] < 1
+        assert len(r["auc_per_domain"]) == 3 and len(r["logloss_per_domain"]) == 3
+    assert set(results["summary"]) == {"hamur", "logreg"}
+    assert results["summary"]["hamur"]["auc"]["mean"] == pytest.approx(hamur["auc"])
+    assert results["hamur_vs"]["logreg"]["auc"]["verdict"] == "n/a (one seed)"
+
+    markdown = (out / "movielens-100k.md").read_text()
+    assert "| HAMURClassifier |" in markdown and "| LogisticRegression (one-hot) |" in markdown
+    assert (
+        "AUC 35 and over" in markdown and "![per-domain test AUC](movielens-100k.png)" in markdown
+    )
+    assert (out / "movielens-100k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_invalid_config_exits_with_the_message(tmp_path):
+    (tmp_path / "bad.json").write_text(json.dumps({"sedes": 2}))
+    command = [sys.executable, str(RUN_SCRIPT), "--config", str(tmp_path / "bad.json")]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 1
+    assert "unknown key 'sedes'" in completed.stderr and "Did you mean 'seeds'?" in completed.stderr
