@@ -92,5 +92,7 @@ def test_warm_start_with_different_data_is_a_clear_error(tmp_path):
 
 def test_nan_loss_stops_with_a_clear_error():
     X, y = make_data()
-    with pytest.raises(FloatingPointError, match=r"became nan in epoch \d+\. Lower the learning rate"):
+    with pytest.raises(
+        FloatingPointError, match=r"became nan in epoch \d+\. Lower the learning rate"
+    ):
         MultiDomainClassifier(hidden_units=(8,), max_epochs=3, lr=1e30, random_state=0).fit(X, y)
