@@ -156,7 +156,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fitting ------------------------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Fit the model on a DataFrame ``X`` with a domain column and binary labels ``y``.
 
         Parameters
@@ -167,6 +167,10 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             Binary labels (any two values: 0/1, booleans, strings).
         sample_weight : array-like of shape (n_samples,), default=None
             Per-row weights of the training loss.
+        X_val, y_val : DataFrame and array-like, default=None
+            An explicit validation set for early stopping (all of ``X`` is then used for
+            training, and ``validation_fraction`` is ignored). Needs ``early_stopping``
+            True or "auto"; labels must be among those of ``y``.
 
         Returns
         -------
@@ -195,7 +199,9 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=2))
         dataset = MultiDomainDataset(encoded, y_encoded, sample_weight)
         valid_dataset, monitor = None, None
-        if self._use_early_stopping(len(X)):
+        if X_val is not None or y_val is not None:
+            valid_dataset, monitor = self._explicit_validation(X_val, y_val)
+        elif self._use_early_stopping(len(X)):
             strata = encoded["domain"] * 2 + y_encoded
             train_idx, valid_idx = stratified_holdout(strata, self.validation_fraction, rng)
             if len(valid_idx) == 0:
@@ -245,6 +251,31 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             ) from exc
         self.net_.optimizer_.load_state_dict(state["optimizer"])
         self.net_.history = History(state["history"])
+
+    def _explicit_validation(self, X_val, y_val) -> tuple[MultiDomainDataset, str]:
+        if X_val is None or y_val is None:
+            raise ValueError("X_val and y_val must be given together (or neither).")
+        if self.early_stopping is False:
+            raise ValueError(
+                "X_val and y_val are the early-stopping validation set, but "
+                "early_stopping=False. Set early_stopping=True or 'auto'."
+            )
+        X_val = as_frame(X_val, reset=False, estimator=self)
+        y_val = np.asarray(y_val.to_numpy() if hasattr(y_val, "to_numpy") else y_val).ravel()
+        if len(y_val) != len(X_val):
+            raise ValueError(
+                f"X_val has {len(X_val)} rows but y_val has {len(y_val)} values; they must "
+                "have the same length."
+            )
+        unknown = ~np.isin(y_val, self.classes_)
+        if unknown.any():
+            raise ValueError(
+                f"y_val holds label(s) {np.unique(y_val[unknown])[:5].tolist()} not in y's "
+                f"classes {self.classes_.tolist()}."
+            )
+        encoded = self.encoder_.transform(X_val)
+        labels = np.searchsorted(self.classes_, y_val)
+        return MultiDomainDataset(encoded, labels), self._monitor(encoded["domain"] * 2 + labels)
 
     def _monitor(self, valid_strata: np.ndarray) -> str:
         """History key early stopping watches; the loss when no AUC can be computed."""

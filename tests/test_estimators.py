@@ -231,3 +231,21 @@ def test_determinism_across_processes(tmp_path):
     other = run_in_subprocess(1, tmp_path / "c.npy")
     np.testing.assert_array_equal(first, second)
     assert not np.allclose(first, other)
+
+
+def test_explicit_validation_set():
+    X, y = make_data(n=2000)
+    X_val, y_val = make_data(n=300, seed=5)
+    clf = HAMURClassifier(**{**FAST_HAMUR, "early_stopping": True, "max_epochs": 3})
+    clf.fit(X, y, X_val=X_val, y_val=y_val)
+    valid = clf.net_.train_split.keywords["valid_ds"]
+    assert len(valid) == 300  # the given rows, not a split of X
+    best = int(np.argmax(clf.history_[:, "valid_auc"]))
+    auc = roc_auc_score(y_val, clf.predict_proba(X_val)[:, 1])
+    assert auc == pytest.approx(clf.history_[best, "valid_auc"], abs=1e-6)
+    with pytest.raises(ValueError, match="must be given together"):
+        clf.fit(X, y, X_val=X_val)
+    with pytest.raises(ValueError, match=r"y_val holds label\(s\) \[7\]"):
+        clf.fit(X, y, X_val=X_val.head(2), y_val=[0, 7])
+    with pytest.raises(ValueError, match="early_stopping=False"):
+        clf.set_params(early_stopping=False).fit(X, y, X_val=X_val, y_val=y_val)
