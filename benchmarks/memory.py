@@ -122,8 +122,10 @@ def main() -> None:
         )
     if len(results) >= 2:
         a, b = results[0], results[-1]
+        slope = (b["peak_growth_mib"] - a["peak_growth_mib"]) * 2**20 / (b["rows"] - a["rows"])
         lines += [
             "",
+            f"Slope of peak growth: {slope:.0f} bytes per row between the two sizes.",
             f"Growth ratio {b['peak_growth_mib'] / a['peak_growth_mib']:.2f} for "
             f"{b['rows'] / a['rows']:.1f}x the rows (linear: equal ratios); target: under "
             f"3 GiB of peak total at 5M rows: {b['peak_total_mib'] / 1024:.2f} GiB.",

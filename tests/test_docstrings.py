@@ -9,8 +9,7 @@ import pytest
 import sklearn_hamur
 
 MODULES = sorted(
-    info.name
-    for info in pkgutil.walk_packages(sklearn_hamur.__path__, prefix="sklearn_hamur.")
+    info.name for info in pkgutil.walk_packages(sklearn_hamur.__path__, prefix="sklearn_hamur.")
 )
 
 
