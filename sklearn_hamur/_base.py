@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,7 +31,7 @@ from ._callbacks import (
     training_state,
 )
 from ._data import BatchIterator, MultiDomainDataset
-from ._net import MultiDomainNet
+from ._net import MultiDomainNet, plain_module
 from ._persistence import read_file, restore_estimator, save_estimator
 from ._validation import as_frame, check_binary_target
 from .encoder import MultiDomainEncoder
@@ -50,6 +52,21 @@ def _adam_supports_fused() -> bool:
     """Fused Adam (one kernel for all parameters) exists on CPU and CUDA from torch 2.4."""
     major, minor = (int(part) for part in torch.__version__.split(".")[:2])
     return (major, minor) >= (2, 4)
+
+
+def _compile_available(device: str) -> bool:
+    """Whether ``torch.compile`` can run here; warn and fall back to eager when not."""
+    reason = None
+    if not hasattr(torch, "compile"):
+        reason = "this torch has no torch.compile"
+    elif not torch._dynamo.is_dynamo_supported():
+        reason = "torch.compile (dynamo) is not supported on this platform"
+    elif torch.device(device).type == "cpu" and shutil.which("c++") is None:
+        reason = "torch.compile on CPU needs a C++ compiler, and none was found"
+    if reason:
+        warnings.warn(f"compile=True ignored: {reason}; training runs eagerly.", stacklevel=3)
+        return False
+    return True
 
 
 def resolve_device(device: str) -> str:
@@ -108,6 +125,8 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "precision": [StrOptions({"32", "bf16-mixed", "16-mixed"})],
+        "compile": ["boolean"],
         "checkpoint_dir": [str, os.PathLike, None],
         "warm_start": ["boolean"],
     }
@@ -242,7 +261,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
     def _restore_training_state(self, state: dict) -> None:
         try:
-            self.net_.module_.load_state_dict(state["module"])
+            plain_module(self.net_).load_state_dict(state["module"])
         except RuntimeError as exc:
             raise ValueError(
                 "warm_start continues a previous training run, which needs the same columns, "
@@ -304,6 +323,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _build_net(self, valid_dataset, monitor, device, shuffle_seed) -> MultiDomainNet:
+        compile_module = bool(self.compile) and _compile_available(device)
         callbacks = [("valid_auc", ValidationAUC()), ("finite_loss", StopOnNonFiniteLoss())]
         if monitor is not None:
             callbacks.append(
@@ -355,7 +375,14 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             iterator_train=BatchIterator,
             iterator_train__shuffle=True,
             iterator_train__seed=shuffle_seed,
+            iterator_train__device=device,
+            # On a GPU, training batches come sorted by domain with their counts, so the
+            # step never waits for the device (on CPU nothing is gained: keep row order).
+            iterator_train__presort_domains=torch.device(device).type == "cuda",
             iterator_valid=BatchIterator,
+            iterator_valid__device=device,
+            precision=self.precision,
+            compile=compile_module,
             callbacks=callbacks,
             device=device,
             verbose=int(self.verbose),

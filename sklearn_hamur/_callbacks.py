@@ -12,6 +12,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 from skorch.callbacks import Callback
 
+from ._net import plain_module
+
 
 class ValidationAUC(Callback):
     """Record the validation AUC, overall and per domain, each epoch.
@@ -93,7 +95,7 @@ def _plain(value):
 def training_state(net) -> dict:
     """What a resumed fit needs: weights, optimizer state and the history so far."""
     return {
-        "module": {k: v.detach().cpu() for k, v in net.module_.state_dict().items()},
+        "module": {k: v.detach().cpu() for k, v in plain_module(net).state_dict().items()},
         "optimizer": net.optimizer_.state_dict(),
         "history": _plain(list(net.history)),
     }

@@ -69,14 +69,33 @@ class BatchIterator:
     shuffle : bool, default=False
     seed : int or None, default=None
         Seed of the shuffling generator.
+    device : str or None, default=None
+        When a CUDA device, each batch is copied to pinned memory and sent with a
+        non-blocking copy, so the transfer overlaps the previous step.
+    presort_domains : bool, default=False
+        Order each batch's rows by domain on the host and pass the per-domain row counts
+        (``X["domain_counts"]``, a CPU tensor), so the model can split the batch by
+        domain without a host-device synchronisation. Only for training batches, whose
+        row order does not matter.
     """
 
     def __init__(
-        self, dataset: MultiDomainDataset, *, batch_size: int, shuffle: bool = False, seed=None
+        self,
+        dataset: MultiDomainDataset,
+        *,
+        batch_size: int,
+        shuffle: bool = False,
+        seed=None,
+        device=None,
+        presort_domains: bool = False,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.device = None if device is None else torch.device(device)
+        self.presort_domains = presort_domains
+        domain = dataset.X["domain"]
+        self.n_domains = int(domain.max()) + 1 if presort_domains and len(domain) else 0
         self.generator = torch.Generator()
         if seed is not None:
             self.generator.manual_seed(int(seed))
@@ -91,4 +110,25 @@ class BatchIterator:
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             stop = min(start + self.batch_size, n)
-            yield self.dataset.take(slice(start, stop) if order is None else order[start:stop])
+            index = slice(start, stop) if order is None else order[start:stop]
+            if self.presort_domains:
+                yield self._to_device(*self._presorted(torch.arange(n)[index]))
+            else:
+                yield self._to_device(*self.dataset.take(index))
+
+    def _presorted(self, index: torch.Tensor):
+        domain = self.dataset.X["domain"][index]
+        by_domain = torch.argsort(domain, stable=True)
+        X, y = self.dataset.take(index[by_domain])
+        X["domain_counts"] = torch.bincount(domain, minlength=self.n_domains)
+        return X, y
+
+    def _to_device(self, X: dict, y: torch.Tensor):
+        if self.device is None or self.device.type != "cuda":
+            return X, y
+
+        def send(t: torch.Tensor) -> torch.Tensor:
+            return t.pin_memory().to(self.device, non_blocking=True)
+
+        X = {k: v if k == "domain_counts" else send(v) for k, v in X.items()}
+        return X, send(y) if y.numel() else y

@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from skorch.history import History
 
+from ._net import plain_module
 from ._version import __version__
 
 FORMAT = "sklearn-hamur"
@@ -111,7 +112,7 @@ def save_estimator(estimator, path) -> None:
     """Write a fitted estimator to ``path`` (atomically: a temporary file, then a rename)."""
     tensors = {
         name: tensor.detach().to("cpu").contiguous()
-        for name, tensor in estimator.net_.module_.state_dict().items()
+        for name, tensor in plain_module(estimator.net_).state_dict().items()
     }
     state = {
         "estimator": type(estimator).__name__,
@@ -204,7 +205,7 @@ def restore_estimator(cls, state: dict, tensors: dict, device: str):
     estimator.n_domains_ = len(encoder.domains_)
     net = estimator._build_net(None, None, resolve_device(device), 0)
     net.initialize()
-    net.module_.load_state_dict(tensors, strict=True)
+    plain_module(net).load_state_dict(tensors, strict=True)
     net.history = History(state["history"])
     estimator.net_ = net
     estimator.history_ = net.history

@@ -43,7 +43,7 @@ class HAMURClassifier(BaseMultiDomainClassifier):
         Share the adapter's U, V, biases and norm across domains, as the reference
         implementation does, instead of one set per domain, as the paper does.
     dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, \
-validation_fraction, early_stopping_metric, patience, device, callbacks, \
+validation_fraction, early_stopping_metric, patience, device, precision, compile, callbacks, \
 random_state, verbose, checkpoint_dir, warm_start
         As in :class:`MultiDomainClassifier`.
 
@@ -115,6 +115,8 @@ history_
         early_stopping_metric="auc",
         patience=5,
         device="auto",
+        precision="32",
+        compile=False,
         callbacks=None,
         random_state=None,
         verbose=0,
@@ -143,6 +145,8 @@ history_
         self.early_stopping_metric = early_stopping_metric
         self.patience = patience
         self.device = device
+        self.precision = precision
+        self.compile = compile
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose

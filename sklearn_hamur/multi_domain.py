@@ -57,6 +57,15 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         Epochs without improvement before early stopping ends training.
     device : str, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` (CUDA when available).
+    precision : {"32", "bf16-mixed", "16-mixed"}, default="32"
+        Arithmetic of training and prediction: float32, or mixed precision with
+        autocast to bfloat16 or float16 (float16 adds a gradient scaler). Mixed
+        precision pays off on GPUs; parameters and the loss stay in float32.
+    compile : bool, default=False
+        Compile the module with ``torch.compile``. Where it is unavailable (no dynamo
+        support, or no C++ compiler for CPU code) a warning says so and training runs
+        eagerly. Per-domain routing makes shapes vary from batch to batch, so expect
+        recompilations; measure before relying on it.
     callbacks : list or None, default=None
         Extra skorch callbacks (or ``(name, callback)`` tuples) added to the net.
     random_state : int, RandomState instance or None, default=None
@@ -132,6 +141,8 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         early_stopping_metric="auc",
         patience=5,
         device="auto",
+        precision="32",
+        compile=False,
         callbacks=None,
         random_state=None,
         verbose=0,
@@ -155,6 +166,8 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         self.early_stopping_metric = early_stopping_metric
         self.patience = patience
         self.device = device
+        self.precision = precision
+        self.compile = compile
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose

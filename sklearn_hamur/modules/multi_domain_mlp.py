@@ -114,8 +114,15 @@ class MultiDomainMLP(nn.Module):
             )
 
     def forward(
-        self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+        self,
+        x_cat: torch.Tensor,
+        x_num: torch.Tensor,
+        domain: torch.Tensor,
+        domain_counts: list[int] | None = None,
     ) -> torch.Tensor:
+        """Logits; ``domain_counts`` says the rows are sorted by domain (training batches)."""
+        if domain_counts is not None:
+            return self._forward_known(x_cat, x_num, domain, domain_counts)
         if not torch.all(domain >= 0):  # host sync; only evaluation can see unknown domains
             return average_unknown_domains(
                 self._forward_known, x_cat, x_num, domain, n_domains=self.n_domains
@@ -123,12 +130,16 @@ class MultiDomainMLP(nn.Module):
         return self._forward_known(x_cat, x_num, domain)
 
     def _forward_known(
-        self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+        self,
+        x_cat: torch.Tensor,
+        x_num: torch.Tensor,
+        domain: torch.Tensor,
+        domain_counts: list[int] | None = None,
     ) -> torch.Tensor:
         # NOTE[DIFF]: the reference runs every domain's tower on the whole batch and picks
         # rows afterwards (cost grows with the number of domains, and the towers' batch
         # norms mix domains); here each tower sees only its own domain's rows.
-        groups = DomainGroups(domain, n_domains=self.n_domains)
+        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
         e = self.embedding(groups.sort(x_cat), groups.sort(x_num))
         # The hyper-network runs once on the whole (sorted) batch; its per-row matrices
         # are never split per domain (see _adapt), only sliced per adapter.

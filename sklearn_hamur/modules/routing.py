@@ -27,6 +27,9 @@ class DomainGroups:
         Domain index of each row, in ``0..n_domains-1``.
     n_domains : int
         Number of domains.
+    counts : list of int, optional
+        Rows per domain when the rows are already sorted by domain (then nothing is
+        sorted and no host-device synchronisation happens).
 
     Examples
     --------
@@ -38,7 +41,16 @@ class DomainGroups:
     [10.0, 20.0, 30.0]
     """
 
-    def __init__(self, domain: torch.Tensor, *, n_domains: int) -> None:
+    def __init__(
+        self, domain: torch.Tensor, *, n_domains: int, counts: list[int] | None = None
+    ) -> None:
+        if counts is not None:
+            # Rows already sorted by domain on the host, with their counts: no sort, no
+            # host-device synchronisation (training batches on a GPU).
+            self.order: torch.Tensor | None = None
+            self.counts = list(counts)
+            self.present = [d for d, c in enumerate(self.counts) if c]
+            return
         self.order = torch.argsort(domain, stable=True)
         # One host synchronisation per batch: split sizes must be known on the host.
         counts = torch.bincount(domain, minlength=n_domains).tolist()
@@ -48,7 +60,7 @@ class DomainGroups:
         self.present = [d for d, c in enumerate(counts) if c]
 
     def sort(self, x: torch.Tensor) -> torch.Tensor:
-        return x.index_select(0, self.order)
+        return x if self.order is None else x.index_select(0, self.order)
 
     def split(self, x: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
         """Per-domain views ``(d, rows_of_d)`` of a tensor already in sorted order."""
@@ -61,6 +73,8 @@ class DomainGroups:
 
     def restore(self, x: torch.Tensor) -> torch.Tensor:
         """Put a sorted output back in the original row order."""
+        if self.order is None:
+            return x
         return x.new_empty(x.shape).index_copy(0, self.order, x)
 
 
