@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import torch
 from skorch import NeuralNetBinaryClassifier
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
-from skorch.dataset import get_len, unpack_data
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ._data import MultiDomainDataset
@@ -111,7 +111,8 @@ class MultiDomainNet(NeuralNetBinaryClassifier):
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             losses.append(step["loss"].detach())
-            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+            # Rows of the batch (X also carries the per-domain counts, of another length).
+            self.history.record_batch(prefix + "_batch_size", len(batch[0]["domain"]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
         batches = self.history[-1]["batches"][len(self.history[-1]["batches"]) - len(losses) :]
         if losses:
