@@ -1,6 +1,18 @@
 """PyTorch modules of sklearn-hamur: each returns logits and is usable on its own."""
 
 from .adapter import HyperAdapter
+from .backbones import (
+    BACKBONES,
+    DCN,
+    DCNV2,
+    PLE,
+    STAR,
+    DeepFM,
+    MMoE,
+    SharedBottom,
+    WideDeep,
+    make_backbone,
+)
 from .embedding import FeatureEmbedding
 from .hypernetwork import HyperNetwork
 from .mlp import MLP
@@ -9,6 +21,16 @@ from .norm import BatchNorm
 from .routing import UNKNOWN_DOMAIN, DomainGroups, average_unknown_domains
 
 __all__ = [
+    "BACKBONES",
+    "DCN",
+    "DCNV2",
+    "PLE",
+    "STAR",
+    "DeepFM",
+    "MMoE",
+    "SharedBottom",
+    "WideDeep",
+    "make_backbone",
     "BatchNorm",
     "FeatureEmbedding",
     "HyperAdapter",

@@ -1,0 +1,159 @@
+"""MMoE: shared experts mixed by one softmax gate per domain, then one tower per domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..mlp import MLP
+from ..routing import DomainGroups
+from ._adapters import AdaptedBackbone
+
+
+def make_experts(
+    *, n_experts: int, d_in: int, d_expert: Sequence[int], dropout: float
+) -> nn.ModuleList:
+    """``n_experts`` headless MLPs ``d_in -> d_expert[-1]``."""
+    return nn.ModuleList(
+        MLP(d_in=d_in, d_hidden=d_expert, d_out=None, dropout=dropout) for _ in range(n_experts)
+    )
+
+
+def run_experts(experts: nn.ModuleList, h: torch.Tensor) -> torch.Tensor:
+    """Every expert on ``h``: ``(n, n_experts, d_expert[-1])``."""
+    return torch.stack([expert(h) for expert in experts], dim=1)
+
+
+def mix_experts(gate_logits: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
+    """Softmax-weighted sum ``(n, d)`` of ``(n, n_experts, d)`` expert outputs.
+
+    Examples
+    --------
+    >>> mix_experts(torch.zeros(1, 2), torch.tensor([[[0.0, 2.0], [4.0, 2.0]]])).tolist()
+    [[2.0, 2.0]]
+    """
+    return torch.bmm(torch.softmax(gate_logits, dim=-1).unsqueeze(1), experts).squeeze(1)
+
+
+class MMoE(AdaptedBackbone):
+    """Multi-gate Mixture-of-Experts (Ma et al., 2018), one gate and tower per domain.
+
+    ``n_experts`` expert MLPs over the concatenated embeddings ``e`` are shared by all
+    domains and run once on the whole batch; domain ``d``'s gate
+    (``softmax(Linear(e))`` over the experts) mixes them for its rows, and its tower (an
+    MLP with a one-output head) scores them. With ``n_adapters > 0`` the last
+    ``n_adapters`` hidden blocks of every tower are each followed by that domain's
+    adapter (HAMUR, Li et al., CIKM 2023).
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Vocabulary size of each categorical field.
+    n_numeric : int
+        Number of numeric fields.
+    n_domains : int
+        Number of domains (gates and towers).
+    d_embedding : int
+        Embedding width per categorical field.
+    n_experts : int
+        Number of shared experts.
+    d_expert : sequence of int
+        Hidden widths of each expert MLP; the last is the width it outputs.
+    d_tower : sequence of int
+        Hidden widths of each domain's tower.
+    dropout : float
+        Dropout rate in the experts and the towers.
+    n_adapters : int
+        How many of the last tower blocks get an adapter; 0 disables HAMUR.
+    adapter_rank : int
+        ``k``, side of the instance matrix.
+    d_adapter : int
+        Bottleneck width of the adapter.
+    d_hyper_hidden : sequence of int
+        Hidden widths of the hyper-network.
+    share_adapters : bool
+        Share U, V, biases and the norm across domains instead of one set per domain.
+
+    Shape
+    -----
+    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
+      ``domain``: ``(n,)`` int64 (``-1`` for an unknown domain, evaluation only)
+    - Output: ``(n,)`` logits
+
+    References
+    ----------
+    J. Ma, Z. Zhao, X. Yi, J. Chen, L. Hong, E. H. Chi, "Modeling Task Relationships in
+    Multi-task Learning with Multi-gate Mixture-of-Experts", KDD 2018.
+
+    Examples
+    --------
+    >>> model = MMoE(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
+    ...              n_experts=2, d_expert=[8], d_tower=[8], dropout=0.0, n_adapters=1)
+    >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
+    torch.Size([2])
+    """
+
+    def __init__(
+        self,
+        *,
+        cardinalities: Sequence[int],
+        n_numeric: int,
+        n_domains: int,
+        d_embedding: int = 16,
+        n_experts: int = 4,
+        d_expert: Sequence[int] = (256,),
+        d_tower: Sequence[int] = (128,),
+        dropout: float = 0.2,
+        n_adapters: int = 0,
+        adapter_rank: int = 35,
+        d_adapter: int = 32,
+        d_hyper_hidden: Sequence[int] = (64,),
+        share_adapters: bool = False,
+    ) -> None:
+        super().__init__(
+            cardinalities=cardinalities,
+            n_numeric=n_numeric,
+            n_domains=n_domains,
+            d_embedding=d_embedding,
+        )
+        if n_experts < 1 or not d_expert:
+            raise ValueError(
+                f"MMoE needs n_experts >= 1 and at least one expert layer (d_expert), got "
+                f"n_experts={n_experts}, d_expert={list(d_expert)}."
+            )
+        d_in = self.embedding.d_out
+        self.experts = make_experts(
+            n_experts=n_experts, d_in=d_in, d_expert=d_expert, dropout=dropout
+        )
+        # NOTE[DIFF]: the paper's gates and towers are per task and every row goes through
+        # all of them; here they are per domain, and a row goes through its domain's only.
+        self.gates = nn.ModuleList(nn.Linear(d_in, n_experts) for _ in range(n_domains))
+        self.towers = nn.ModuleList(
+            MLP(d_in=d_expert[-1], d_hidden=d_tower, d_out=1, dropout=dropout)
+            for _ in range(n_domains)
+        )
+        self._init_adapters(
+            widths=d_tower,
+            n_adapters=n_adapters,
+            adapter_rank=adapter_rank,
+            d_adapter=d_adapter,
+            d_hyper_hidden=d_hyper_hidden,
+            share_adapters=share_adapters,
+        )
+
+    def _forward_known(
+        self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+    ) -> torch.Tensor:
+        groups = DomainGroups(domain, n_domains=self.n_domains)
+        e, s = self._embed(groups.sort(x_cat), groups.sort(x_num))
+        experts = groups.split(run_experts(self.experts, e))
+        hs = [
+            (d, mix_experts(self.gates[d](e_d), x_d))
+            for (d, e_d), (_, x_d) in zip(groups.split(e), experts)
+        ]
+        return groups.restore(self._towers(self.towers, hs, s, groups))
+
+
+__all__ = ["MMoE", "make_experts", "mix_experts", "run_experts"]

@@ -1,0 +1,243 @@
+"""STAR: star-topology layers, partitioned normalization and an auxiliary network."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..norm import BatchNorm
+from ..routing import DomainGroups
+from ._adapters import AdaptedBackbone, DomainChunks
+
+
+class PartitionedNorm(nn.Module):
+    """Partitioned normalization: per-domain statistics, shared x domain affine parameters.
+
+    ``(gamma * gamma_d) * (z - mean_d) / sqrt(var_d + eps) + (beta + beta_d)``: the
+    statistics are those of domain ``d``'s rows of the batch in training and domain
+    ``d``'s running averages in evaluation (STAR, Section 4.2); a one-row training batch
+    uses the running averages (see :class:`~sklearn_hamur.modules.BatchNorm`).
+
+    Parameters
+    ----------
+    d_in : int
+        Width of the input.
+    n_domains : int
+        Number of domains.
+
+    Shape
+    -----
+    - Input: ``(n_d, d_in)``, rows of domain ``d`` only
+    - Output: ``(n_d, d_in)``
+
+    Examples
+    --------
+    >>> norm = PartitionedNorm(d_in=4, n_domains=2)
+    >>> norm(torch.randn(3, 4), 1).shape
+    torch.Size([3, 4])
+    """
+
+    def __init__(self, *, d_in: int, n_domains: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(d_in))
+        self.bias = nn.Parameter(torch.empty(d_in))
+        self.domain_weight = nn.Parameter(torch.empty(n_domains, d_in))
+        self.domain_bias = nn.Parameter(torch.empty(n_domains, d_in))
+        self.statistics = nn.ModuleList(BatchNorm(d_in, affine=False) for _ in range(n_domains))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for weight in (self.weight, self.domain_weight):
+            nn.init.ones_(weight)
+        for bias in (self.bias, self.domain_bias):
+            nn.init.zeros_(bias)
+        for norm in self.statistics:
+            cast(BatchNorm, norm).reset_parameters()
+
+    def forward(self, z: torch.Tensor, d: int) -> torch.Tensor:
+        weight = self.weight * self.domain_weight[d]
+        return torch.addcmul(self.bias + self.domain_bias[d], self.statistics[d](z), weight)
+
+
+class StarLinear(nn.Module):
+    """A star-topology fully connected layer: ``W* = W * W_d``, ``b* = b + b_d``.
+
+    The shared weight ``W`` and domain ``d``'s weight ``W_d`` are multiplied element-wise
+    once per call, for one domain's rows; no per-row weight is formed.
+
+    Parameters
+    ----------
+    d_in : int
+        Input width.
+    d_out : int
+        Output width.
+    n_domains : int
+        Number of domains.
+
+    Shape
+    -----
+    - Input: ``(n_d, d_in)``, rows of domain ``d`` only
+    - Output: ``(n_d, d_out)``
+
+    Examples
+    --------
+    >>> StarLinear(d_in=4, d_out=3, n_domains=2)(torch.randn(5, 4), 0).shape
+    torch.Size([5, 3])
+    """
+
+    def __init__(self, *, d_in: int, d_out: int, n_domains: int) -> None:
+        super().__init__()
+        self.shared = nn.Linear(d_in, d_out)
+        self.domain_weight = nn.Parameter(torch.empty(n_domains, d_out, d_in))
+        self.domain_bias = nn.Parameter(torch.empty(n_domains, d_out))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # The paper does not say how the factors start; domain factors of one and zero
+        # make every domain's layer start as the shared one (a standard Linear layer).
+        self.shared.reset_parameters()
+        nn.init.ones_(self.domain_weight)
+        nn.init.zeros_(self.domain_bias)
+
+    def forward(self, h: torch.Tensor, d: int) -> torch.Tensor:
+        weight = self.shared.weight * self.domain_weight[d]
+        return F.linear(h, weight, self.shared.bias + self.domain_bias[d])
+
+
+def make_auxiliary(*, d_in: int, d_hidden: Sequence[int], dropout: float) -> nn.Sequential:
+    """The auxiliary network: ``Linear -> ReLU -> Dropout`` blocks and a one-output head."""
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    widths = [d_in, *d_hidden]
+    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        layers[f"linear{i}"] = nn.Linear(a, b)
+        layers[f"activation{i}"] = nn.ReLU()
+        layers[f"dropout{i}"] = nn.Dropout(dropout)
+    layers["head"] = nn.Linear(widths[-1], 1)
+    return nn.Sequential(layers)
+
+
+class STAR(AdaptedBackbone):
+    """Star Topology Adaptive Recommender (Sheng et al., 2021) with HAMUR adapters.
+
+    The concatenated embeddings ``e`` go through partitioned normalization, then
+    star-topology fully connected layers (``ReLU`` hidden layers and a one-output layer,
+    each with weights ``W * W_d`` and biases ``b + b_d``), all run per domain on its own
+    rows. An auxiliary network (a small MLP over a learned domain embedding and ``e``,
+    shared by all domains) adds its output to the logit. With ``n_adapters > 0`` the last
+    ``n_adapters`` hidden star layers are each followed by the domain's adapter (HAMUR,
+    Li et al., CIKM 2023), before the star output layer.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Vocabulary size of each categorical field.
+    n_numeric : int
+        Number of numeric fields.
+    n_domains : int
+        Number of domains.
+    d_embedding : int
+        Embedding width per categorical field, and of the domain embedding.
+    d_hidden : sequence of int
+        Hidden widths of the star-topology network.
+    d_auxiliary : sequence of int
+        Hidden widths of the auxiliary network.
+    dropout : float
+        Dropout rate in the star-topology and auxiliary networks.
+    n_adapters : int
+        How many of the last hidden star layers get an adapter; 0 disables HAMUR.
+    adapter_rank : int
+        ``k``, side of the instance matrix.
+    d_adapter : int
+        Bottleneck width of the adapter.
+    d_hyper_hidden : sequence of int
+        Hidden widths of the hyper-network.
+    share_adapters : bool
+        Share U, V, biases and the norm across domains instead of one set per domain.
+
+    Shape
+    -----
+    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
+      ``domain``: ``(n,)`` int64 (``-1`` for an unknown domain, evaluation only)
+    - Output: ``(n,)`` logits
+
+    References
+    ----------
+    X.-R. Sheng, L. Zhao, G. Zhou, X. Ding, B. Dai, Q. Luo, S. Yang, J. Lv, C. Zhang,
+    H. Deng, X. Zhu, "One Model to Serve All: Star Topology Adaptive Recommender for
+    Multi-Domain CTR Prediction", CIKM 2021.
+
+    Examples
+    --------
+    >>> model = STAR(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
+    ...              d_hidden=[8, 8], d_auxiliary=[4], dropout=0.0, n_adapters=1)
+    >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
+    torch.Size([2])
+    """
+
+    def __init__(
+        self,
+        *,
+        cardinalities: Sequence[int],
+        n_numeric: int,
+        n_domains: int,
+        d_embedding: int = 16,
+        d_hidden: Sequence[int] = (256, 128),
+        d_auxiliary: Sequence[int] = (64,),
+        dropout: float = 0.2,
+        n_adapters: int = 0,
+        adapter_rank: int = 35,
+        d_adapter: int = 32,
+        d_hyper_hidden: Sequence[int] = (64,),
+        share_adapters: bool = False,
+    ) -> None:
+        super().__init__(
+            cardinalities=cardinalities,
+            n_numeric=n_numeric,
+            n_domains=n_domains,
+            d_embedding=d_embedding,
+        )
+        d_in = self.embedding.d_out
+        self.partitioned_norm = PartitionedNorm(d_in=d_in, n_domains=n_domains)
+        widths = [d_in, *d_hidden]
+        self.star_layers = nn.ModuleList(
+            StarLinear(d_in=a, d_out=b, n_domains=n_domains) for a, b in zip(widths, widths[1:])
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.star_head = StarLinear(d_in=widths[-1], d_out=1, n_domains=n_domains)
+        self.domain_embedding = nn.Embedding(n_domains, d_embedding)
+        self.auxiliary = make_auxiliary(
+            d_in=d_embedding + d_in, d_hidden=d_auxiliary, dropout=dropout
+        )
+        nn.init.normal_(self.domain_embedding.weight, std=0.01)  # as the feature embeddings
+        self._init_adapters(
+            widths=d_hidden,
+            n_adapters=n_adapters,
+            adapter_rank=adapter_rank,
+            d_adapter=d_adapter,
+            d_hyper_hidden=d_hyper_hidden,
+            share_adapters=share_adapters,
+        )
+
+    def _forward_known(
+        self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+    ) -> torch.Tensor:
+        groups = DomainGroups(domain, n_domains=self.n_domains)
+        e, s = self._embed(groups.sort(x_cat), groups.sort(x_num))
+        hs: DomainChunks = [(d, self.partitioned_norm(h, d)) for d, h in groups.split(e)]
+        layers = [cast(StarLinear, layer) for layer in self.star_layers]
+        # Layer-major order: layer i of every present domain, then the adapters after it.
+        for i, layer in enumerate(layers):
+            hs = [(d, self.dropout(torch.relu(layer(h, d)))) for d, h in hs]
+            hs = self._after_block(i, hs, s, groups)
+        logits = groups.concat([self.star_head(h, d).squeeze(-1) for d, h in hs])
+        domain_e = self.domain_embedding(groups.sort(domain))
+        auxiliary = self.auxiliary(torch.cat([domain_e, e], dim=1)).squeeze(-1)
+        return groups.restore(logits + auxiliary)
+
+
+__all__ = ["STAR", "PartitionedNorm", "StarLinear"]
