@@ -23,6 +23,7 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 from skorch.history import History
 
+from ._backbone_params import UNIT_PARAMS, backbone_kwargs
 from ._callbacks import (
     AtomicCheckpoint,
     StopOnNonFiniteLoss,
@@ -35,7 +36,7 @@ from ._net import MultiDomainNet, plain_module
 from ._persistence import read_file, restore_estimator, save_estimator
 from ._validation import as_frame, check_binary_target
 from .encoder import MultiDomainEncoder
-from .modules import MultiDomainMLP
+from .modules.backbones import BACKBONES
 
 #: Rows encoded and scored at a time by ``decision_function`` / ``predict_proba``.
 PREDICT_CHUNK_ROWS = 262_144
@@ -110,7 +111,17 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         # The encoder's parameters are the estimators' too: one source of truth.
         **MultiDomainEncoder._parameter_constraints,
+        "backbone": [StrOptions(set(BACKBONES))],
         "hidden_units": [list, tuple],
+        "bottom_units": [list, tuple],
+        "tower_units": [list, tuple],
+        "expert_units": [list, tuple],
+        "auxiliary_units": [list, tuple],
+        "n_cross_layers": [Interval(Integral, 1, None, closed="left")],
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "n_levels": [Interval(Integral, 1, None, closed="left")],
+        "n_shared_experts": [Interval(Integral, 1, None, closed="left")],
+        "n_specific_experts": [Interval(Integral, 1, None, closed="left")],
         "d_embedding": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -149,12 +160,12 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             raise InvalidParameterError("\n".join(problems))
 
     def _extra_param_problems(self, params: dict) -> list[str]:
-        problems = []
-        if not _is_positive_int_sequence(params["hidden_units"]):
-            problems.append(
-                f"The 'hidden_units' parameter of {type(self).__name__} must be a non-empty "
-                f"tuple of positive ints, e.g. (256, 128). Got {params['hidden_units']!r} instead."
-            )
+        problems = [
+            f"The {name!r} parameter of {type(self).__name__} must be a non-empty tuple of "
+            f"positive ints, e.g. (256, 128). Got {params[name]!r} instead."
+            for name in UNIT_PARAMS
+            if not _is_positive_int_sequence(params[name])
+        ]
         device = params["device"]
         if isinstance(device, str) and device != "auto":
             try:
@@ -167,11 +178,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         return problems
 
     def _module_kwargs(self) -> dict:
-        return {
-            "d_embedding": self.d_embedding,
-            "d_hidden": tuple(self.hidden_units),
-            "dropout": self.dropout,
-        }
+        return backbone_kwargs(self)
 
     # -- fitting ------------------------------------------------------------------------
 
@@ -350,7 +357,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             **self._module_kwargs(),
         }
         return MultiDomainNet(
-            MultiDomainMLP,
+            BACKBONES[self.backbone],
             **{f"module__{key}": value for key, value in module_kwargs.items()},
             # NOTE[DIFF]: the module returns logits and trains with BCEWithLogitsLoss; the
             # reference outputs probabilities and trains with BCELoss.
@@ -365,7 +372,9 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             # NOTE[DIFF]: no weight decay on embeddings, biases and norms (the reference
             # decays every parameter).
             optimizer__param_groups=[
-                ("embedding.*", {"weight_decay": 0.0}),
+                ("*embedding*", {"weight_decay": 0.0}),
+                # STAR's domain weight factors start at 1: decay would pull them to 0.
+                ("*domain_weight*", {"weight_decay": 0.0}),
                 ("*bias*", {"weight_decay": 0.0}),
                 ("*norm*", {"weight_decay": 0.0}),
             ],

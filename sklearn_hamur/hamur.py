@@ -6,6 +6,7 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import Interval
 
+from ._backbone_params import ADAPTED_UNITS
 from ._base import BaseMultiDomainClassifier, _is_positive_int_sequence
 
 
@@ -25,8 +26,13 @@ class HAMURClassifier(BaseMultiDomainClassifier):
     ----------
     domain_col, categorical_cols, numeric_cols, min_frequency, handle_unknown_domain
         As in :class:`MultiDomainClassifier`.
-    hidden_units : tuple of int, default=(256, 128)
-        Hidden widths of each domain's tower (reference MovieLens setting).
+    backbone, hidden_units, bottom_units, tower_units, n_experts, expert_units, \
+n_levels, n_shared_experts, n_specific_experts, n_cross_layers, auxiliary_units
+        The multi-domain backbone the adapters plug into and its sizes, as in
+        :class:`MultiDomainClassifier`. The adapters follow the last ``n_adapters``
+        blocks of ``hidden_units`` (for "mlp", "wide_deep", "dcn", "dcn_v2",
+        "deepfm", "star") or of each domain's ``tower_units`` (for "shared_bottom",
+        "mmoe", "ple").
     d_embedding : int, default=16
         Embedding width of each categorical column.
     adapter_rank : int, default=35
@@ -98,7 +104,17 @@ history_
         numeric_cols=None,
         min_frequency=1,
         handle_unknown_domain="error",
+        backbone="mlp",
         hidden_units=(256, 128),
+        bottom_units=(256,),
+        tower_units=(128,),
+        n_experts=4,
+        expert_units=(256,),
+        n_levels=2,
+        n_shared_experts=2,
+        n_specific_experts=1,
+        n_cross_layers=2,
+        auxiliary_units=(64,),
         d_embedding=16,
         adapter_rank=35,
         d_adapter=32,
@@ -128,7 +144,17 @@ history_
         self.numeric_cols = numeric_cols
         self.min_frequency = min_frequency
         self.handle_unknown_domain = handle_unknown_domain
+        self.backbone = backbone
         self.hidden_units = hidden_units
+        self.bottom_units = bottom_units
+        self.tower_units = tower_units
+        self.n_experts = n_experts
+        self.expert_units = expert_units
+        self.n_levels = n_levels
+        self.n_shared_experts = n_shared_experts
+        self.n_specific_experts = n_specific_experts
+        self.n_cross_layers = n_cross_layers
+        self.auxiliary_units = auxiliary_units
         self.d_embedding = d_embedding
         self.adapter_rank = adapter_rank
         self.d_adapter = d_adapter
@@ -160,16 +186,14 @@ history_
                 "The 'hyper_hidden_units' parameter of HAMURClassifier must be a non-empty "
                 f"tuple of positive ints, e.g. (64,). Got {params['hyper_hidden_units']!r} instead."
             )
-        n_blocks = (
-            len(params["hidden_units"])
-            if _is_positive_int_sequence(params["hidden_units"])
-            else None
-        )
+        adapted = ADAPTED_UNITS.get(params["backbone"], "hidden_units")
+        n_blocks = len(params[adapted]) if _is_positive_int_sequence(params[adapted]) else None
         n_adapters = params["n_adapters"]
         if n_blocks is not None and isinstance(n_adapters, Integral) and n_adapters > n_blocks:
             problems.append(
                 f"The 'n_adapters' parameter of HAMURClassifier must be at most the number of "
-                f"hidden blocks, len(hidden_units)={n_blocks}. Got {n_adapters} instead."
+                f"hidden blocks of the adapted layers, len({adapted})={n_blocks} for "
+                f"backbone={params['backbone']!r}. Got {n_adapters} instead."
             )
         return problems
 

@@ -28,8 +28,26 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
     handle_unknown_domain : {"error", "average"}, default="error"
         A domain not seen in training raises a ``ValueError`` naming it, or gets the
         average probability of every domain's tower.
+    backbone : str, default="mlp"
+        The multi-domain model: "mlp" (one MLP tower per domain), "wide_deep",
+        "dcn", "dcn_v2", "deepfm" (each with per-domain output heads),
+        "shared_bottom", "mmoe", "ple" (shared parts and one tower per domain) or
+        "star" (star-topology layers with partitioned normalization). See
+        :mod:`sklearn_hamur.modules.backbones` for the papers and shapes.
     hidden_units : tuple of int, default=(256, 128)
-        Hidden widths of each domain's tower (reference MovieLens setting).
+        Hidden widths of each domain's tower for "mlp" (reference MovieLens setting),
+        of the deep part for "wide_deep", "dcn", "dcn_v2", "deepfm", and of the
+        star-topology layers for "star".
+    bottom_units, tower_units, n_experts, expert_units, n_levels, n_shared_experts, \
+n_specific_experts, n_cross_layers, auxiliary_units
+        Backbone-specific sizes: "shared_bottom" uses ``bottom_units`` (default
+        (256,)) and ``tower_units`` ((128,)); "mmoe" ``n_experts`` (4),
+        ``expert_units`` ((256,)) and ``tower_units``; "ple" ``n_levels`` (2),
+        ``n_shared_experts`` (2), ``n_specific_experts`` (1), ``expert_units`` and
+        ``tower_units``; "dcn" and "dcn_v2" ``n_cross_layers`` (2); "star"
+        ``auxiliary_units`` ((64,), the auxiliary network). A parameter that does not
+        apply to the chosen backbone is ignored, so one parameter grid can span
+        several backbones.
     d_embedding : int, default=16
         Embedding width of each categorical column.
     dropout : float, default=0.2
@@ -129,7 +147,17 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         numeric_cols=None,
         min_frequency=1,
         handle_unknown_domain="error",
+        backbone="mlp",
         hidden_units=(256, 128),
+        bottom_units=(256,),
+        tower_units=(128,),
+        n_experts=4,
+        expert_units=(256,),
+        n_levels=2,
+        n_shared_experts=2,
+        n_specific_experts=1,
+        n_cross_layers=2,
+        auxiliary_units=(64,),
         d_embedding=16,
         dropout=0.2,
         lr=1e-3,
@@ -154,7 +182,17 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         self.numeric_cols = numeric_cols
         self.min_frequency = min_frequency
         self.handle_unknown_domain = handle_unknown_domain
+        self.backbone = backbone
         self.hidden_units = hidden_units
+        self.bottom_units = bottom_units
+        self.tower_units = tower_units
+        self.n_experts = n_experts
+        self.expert_units = expert_units
+        self.n_levels = n_levels
+        self.n_shared_experts = n_shared_experts
+        self.n_specific_experts = n_specific_experts
+        self.n_cross_layers = n_cross_layers
+        self.auxiliary_units = auxiliary_units
         self.d_embedding = d_embedding
         self.dropout = dropout
         self.lr = lr
