@@ -24,11 +24,30 @@ from sklearn.utils import check_random_state, column_or_1d, get_tags, metadata_r
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._backbone_params import ADAPTED_UNITS, BACKBONE_PARAMS, UNIT_PARAMS
 from ._tuning import OptunaPruning, tune
 from .metrics import _domain_values
 
 #: Parameters whose values are tuples of widths; a search space gives them as strings.
-TUPLE_PARAMS = ("hidden_units", "hyper_hidden_units")
+TUPLE_PARAMS = (*UNIT_PARAMS, "hyper_hidden_units")
+
+#: Backbone-specific distributions added by hamur_search_space (besides the shared ones).
+_BACKBONE_SPACES = {
+    "dcn": {"n_cross_layers": IntDistribution(1, 4)},
+    "dcn_v2": {"n_cross_layers": IntDistribution(1, 4)},
+    "shared_bottom": {"bottom_units": CategoricalDistribution(["128", "256", "256-128"])},
+    "mmoe": {
+        "n_experts": IntDistribution(2, 8),
+        "expert_units": CategoricalDistribution(["128", "256", "256-128"]),
+    },
+    "ple": {
+        "n_levels": IntDistribution(1, 3),
+        "n_shared_experts": IntDistribution(1, 4),
+        "n_specific_experts": IntDistribution(1, 2),
+        "expert_units": CategoricalDistribution(["128", "256"]),
+    },
+    "star": {"auxiliary_units": CategoricalDistribution(["32", "64", "128"])},
+}
 
 
 class DomainStratifiedKFold(BaseCrossValidator):
@@ -206,8 +225,14 @@ def hamur_search_space(backbone="mlp", *, adapters=True, prefix=""):
 
     Parameters
     ----------
-    backbone : {"mlp"}, default="mlp"
-        The tower architecture; the MLP tower is the one sklearn-hamur implements.
+    backbone : str, default="mlp"
+        The backbone (see ``HAMURClassifier(backbone=...)``). Backbones with
+        per-domain towers ("shared_bottom", "mmoe", "ple") search ``tower_units`` (one
+        of ``"64"``, ``"128"``, ``"128-64"``) instead of ``hidden_units``; "dcn" and
+        "dcn_v2" add ``n_cross_layers`` (1 to 4), "shared_bottom" ``bottom_units``,
+        "mmoe" ``n_experts`` (2 to 8) and ``expert_units``, "ple" ``n_levels``,
+        ``n_shared_experts``, ``n_specific_experts`` and ``expert_units``, "star"
+        ``auxiliary_units``. The search space does not set ``backbone`` itself.
     adapters : bool, default=True
         Include the adapter parameters (``adapter_rank``, ``d_adapter``,
         ``hyper_hidden_units``). Set ``False`` for
@@ -232,13 +257,17 @@ def hamur_search_space(backbone="mlp", *, adapters=True, prefix=""):
     >>> sorted(hamur_search_space(adapters=False, prefix="clf__"))[:2]
     ['clf__batch_size', 'clf__dropout']
     """
-    if backbone != "mlp":
+    if backbone not in BACKBONE_PARAMS:
         raise ValueError(
-            f"hamur_search_space: backbone must be 'mlp' (the tower sklearn-hamur "
-            f"implements); got {backbone!r}."
+            f"hamur_search_space: backbone must be one of {sorted(BACKBONE_PARAMS)}; "
+            f"got {backbone!r}."
         )
+    widths = CategoricalDistribution(["128-64", "256-128", "512-256", "256-128-64"])
     space = {
-        "hidden_units": CategoricalDistribution(["128-64", "256-128", "512-256", "256-128-64"]),
+        ADAPTED_UNITS[backbone]: widths
+        if ADAPTED_UNITS[backbone] == "hidden_units"
+        else CategoricalDistribution(["64", "128", "128-64"]),
+        **_BACKBONE_SPACES.get(backbone, {}),
         "lr": FloatDistribution(1e-4, 1e-2, log=True),
         "weight_decay": FloatDistribution(1e-7, 1e-3, log=True),
         "dropout": FloatDistribution(0.0, 0.5),

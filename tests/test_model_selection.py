@@ -155,8 +155,25 @@ def test_search_space_is_storable_and_valid_for_the_estimators():
         assert clf.fit(X, y).predict_proba(X).shape == (200, 2)
     assert "adapter_rank" not in hamur_search_space(adapters=False)
     assert set(hamur_search_space(prefix="clf__")) == {f"clf__{name}" for name in space}
-    with pytest.raises(ValueError, match="backbone must be 'mlp'.*'transformer'"):
+    with pytest.raises(ValueError, match="backbone must be one of .*'mlp'.*'transformer'"):
         hamur_search_space("transformer")
+
+
+@pytest.mark.parametrize("backbone", ["dcn", "mmoe", "ple", "shared_bottom", "star"])
+def test_search_space_of_each_backbone_fits(backbone):
+    space = hamur_search_space(backbone)
+    X, y = make_data(n=200)
+    for pick in (0, -1):
+        params = {
+            name: d.choices[pick]
+            if isinstance(d, CategoricalDistribution)
+            else [d.low, d.high][pick]
+            for name, d in space.items()
+        }
+        params.update(batch_size=64, d_embedding=4)
+        clf = HAMURClassifier(backbone=backbone, max_epochs=1, random_state=0)
+        clf.set_params(**decode_params(params))
+        assert clf.fit(X, y).predict_proba(X).shape == (200, 2)
 
 
 def test_units_encoding_round_trips_and_bad_strings_name_the_parameter():
