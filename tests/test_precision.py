@@ -93,3 +93,17 @@ def test_bad_precision_is_a_clear_error():
     X, y = make_data()
     with pytest.raises(ValueError, match="'precision' parameter"):
         MultiDomainClassifier(precision="fp8").fit(X, y)
+
+
+def test_presorted_training_path_through_the_estimator(monkeypatch):
+    """The GPU data path (batches sorted by domain on the host), exercised on CPU."""
+    import sklearn_hamur._base as base
+
+    monkeypatch.setattr(base, "_presort_domains", lambda device: True)
+    X, y = make_data()
+    clf = HAMURClassifier(**{**FAST_HAMUR, "early_stopping": True}).fit(X, y)
+    batches = clf.history_[-1, "batches"]
+    train_rows = sum(b["train_batch_size"] for b in batches if "train_batch_size" in b)
+    assert train_rows + len(clf.net_.train_split.keywords["valid_ds"]) == len(X)
+    assert np.isfinite(clf.history_[:, "train_loss"]).all()
+    assert np.isfinite(clf.predict_proba(X)).all()
