@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from .norm import BatchNorm
+from .routing import DomainGroups
 
 
 def apply_instance_matrix(z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -96,3 +98,25 @@ class HyperAdapter(nn.Module):
         z = self.project_down_out(apply_instance_matrix(self.project_down_in(h), s))
         z = apply_instance_matrix(self.project_up_in(z), s)
         return self.project_up_out(z, h)
+
+
+def apply_adapters(
+    adapters: Sequence[HyperAdapter],
+    hs: list[tuple[int, torch.Tensor]],
+    s: torch.Tensor,
+    groups: DomainGroups,
+) -> list[tuple[int, torch.Tensor]]:
+    """Apply ``adapters[i]`` to the rows ``hs[i]``, multiplying by ``S`` once for the batch.
+
+    ``hs`` holds every present domain's rows in sorted order (as :meth:`DomainGroups.split`
+    gives them), so joining them lines up with the rows of ``s``, the ``(n, k, k)``
+    instance matrices of the whole sorted batch. Only the k-wide projections are joined
+    and split per domain; splitting the instance matrices instead would copy them again
+    in the backward pass.
+    """
+    z = groups.concat([a.project_down_in(h) for a, (_, h) in zip(adapters, hs)])
+    z_down = groups.split(apply_instance_matrix(z, s))
+    z_mid = [a.project_down_out(zd) for a, (_, zd) in zip(adapters, z_down)]
+    z = groups.concat([a.project_up_in(zm) for a, zm in zip(adapters, z_mid)])
+    z_up = groups.split(apply_instance_matrix(z, s))
+    return [(d, a.project_up_out(zu, h)) for a, (d, h), (_, zu) in zip(adapters, hs, z_up)]

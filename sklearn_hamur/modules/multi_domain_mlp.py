@@ -8,7 +8,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from .adapter import HyperAdapter, apply_instance_matrix
+from .adapter import HyperAdapter, apply_adapters
 from .embedding import FeatureEmbedding
 from .hypernetwork import HyperNetwork
 from .mlp import MLP
@@ -167,13 +167,7 @@ class MultiDomainMLP(nn.Module):
         Only the k-wide projections are joined and split per domain; splitting the
         ``(n, k, k)`` instance matrices instead would copy them again in the backward pass.
         """
-        adapters = [self._adapter(d, j) for d, _ in hs]
-        z = groups.concat([a.project_down_in(h) for a, (_, h) in zip(adapters, hs)])
-        z_down = groups.split(apply_instance_matrix(z, s[j]))
-        z_mid = [a.project_down_out(zd) for a, (_, zd) in zip(adapters, z_down)]
-        z = groups.concat([a.project_up_in(zd) for a, zd in zip(adapters, z_mid)])
-        z_up = groups.split(apply_instance_matrix(z, s[j]))
-        return [(d, a.project_up_out(zd, h)) for a, (d, h), (_, zd) in zip(adapters, hs, z_up)]
+        return apply_adapters([self._adapter(d, j) for d, _ in hs], hs, s[j], groups)
 
     def _adapter(self, d: int, j: int) -> HyperAdapter:
         """Adapter ``j`` of domain ``d`` (the shared set when ``share_adapters``)."""

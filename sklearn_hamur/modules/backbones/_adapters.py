@@ -8,7 +8,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from ..adapter import HyperAdapter, apply_instance_matrix
+from ..adapter import HyperAdapter, apply_adapters
 from ..embedding import FeatureEmbedding
 from ..hypernetwork import HyperNetwork
 from ..mlp import MLP
@@ -16,28 +16,6 @@ from ..routing import DomainGroups, average_unknown_domains
 
 #: One tensor per domain present in a batch, in domain order: ``(d, rows_of_d)``.
 DomainChunks = list[tuple[int, torch.Tensor]]
-
-
-def apply_adapters(
-    adapters: Sequence[HyperAdapter],
-    hs: DomainChunks,
-    s: torch.Tensor,
-    groups: DomainGroups,
-) -> DomainChunks:
-    """Apply ``adapters[i]`` to the rows ``hs[i]``, multiplying by ``S`` once for the batch.
-
-    ``hs`` holds every present domain's rows in sorted order (as :meth:`DomainGroups.split`
-    gives them), so joining them lines up with the rows of ``s``, the ``(n, k, k)``
-    instance matrices of the whole sorted batch. Only the k-wide projections are joined
-    and split per domain; splitting the instance matrices instead would copy them again
-    in the backward pass.
-    """
-    z = groups.concat([a.project_down_in(h) for a, (_, h) in zip(adapters, hs)])
-    z_down = groups.split(apply_instance_matrix(z, s))
-    z_mid = [a.project_down_out(zd) for a, (_, zd) in zip(adapters, z_down)]
-    z = groups.concat([a.project_up_in(zm) for a, zm in zip(adapters, z_mid)])
-    z_up = groups.split(apply_instance_matrix(z, s))
-    return [(d, a.project_up_out(zu, h)) for a, (d, h), (_, zu) in zip(adapters, hs, z_up)]
 
 
 class AdaptedBackbone(nn.Module):
@@ -123,8 +101,15 @@ class AdaptedBackbone(nn.Module):
         )
 
     def forward(
-        self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+        self,
+        x_cat: torch.Tensor,
+        x_num: torch.Tensor,
+        domain: torch.Tensor,
+        domain_counts: list[int] | None = None,
     ) -> torch.Tensor:
+        """Logits; ``domain_counts`` says the rows are sorted by domain (training batches)."""
+        if domain_counts is not None:
+            return self._forward_known(x_cat, x_num, domain, domain_counts)
         if not torch.all(domain >= 0):  # host sync; only evaluation can see unknown domains
             return average_unknown_domains(
                 self._forward_known, x_cat, x_num, domain, n_domains=self.n_domains
@@ -132,7 +117,11 @@ class AdaptedBackbone(nn.Module):
         return self._forward_known(x_cat, x_num, domain)
 
     def _forward_known(
-        self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+        self,
+        x_cat: torch.Tensor,
+        x_num: torch.Tensor,
+        domain: torch.Tensor,
+        domain_counts: list[int] | None = None,
     ) -> torch.Tensor:
         raise NotImplementedError
 

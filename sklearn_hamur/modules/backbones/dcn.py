@@ -191,9 +191,13 @@ class DCN(AdaptedBackbone):
         return CrossNetwork(d_in=d_in, n_layers=n_layers)
 
     def _forward_known(
-        self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+        self,
+        x_cat: torch.Tensor,
+        x_num: torch.Tensor,
+        domain: torch.Tensor,
+        domain_counts: list[int] | None = None,
     ) -> torch.Tensor:
-        groups = DomainGroups(domain, n_domains=self.n_domains)
+        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
         e, s = self._embed(groups.sort(x_cat), groups.sort(x_num))
         crossed = groups.split(self.cross(e))
         deep = self._shared_blocks(self.deep, e, s, groups)

@@ -127,9 +127,13 @@ class DeepFM(AdaptedBackbone):
             nn.init.normal_(self.numeric_embedding, std=0.01)  # as the categorical ones
 
     def _forward_known(
-        self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+        self,
+        x_cat: torch.Tensor,
+        x_num: torch.Tensor,
+        domain: torch.Tensor,
+        domain_counts: list[int] | None = None,
     ) -> torch.Tensor:
-        groups = DomainGroups(domain, n_domains=self.n_domains)
+        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
         x_cat, x_num = groups.sort(x_cat), groups.sort(x_num)
         e, s = self._embed(x_cat, x_num)
         fields = self._fields(e, x_num)

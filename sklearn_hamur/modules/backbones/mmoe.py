@@ -144,9 +144,13 @@ class MMoE(AdaptedBackbone):
         )
 
     def _forward_known(
-        self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+        self,
+        x_cat: torch.Tensor,
+        x_num: torch.Tensor,
+        domain: torch.Tensor,
+        domain_counts: list[int] | None = None,
     ) -> torch.Tensor:
-        groups = DomainGroups(domain, n_domains=self.n_domains)
+        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
         e, s = self._embed(groups.sort(x_cat), groups.sort(x_num))
         experts = groups.split(run_experts(self.experts, e))
         hs = [

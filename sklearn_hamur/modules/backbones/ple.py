@@ -229,9 +229,13 @@ class PLE(AdaptedBackbone):
         )
 
     def _forward_known(
-        self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+        self,
+        x_cat: torch.Tensor,
+        x_num: torch.Tensor,
+        domain: torch.Tensor,
+        domain_counts: list[int] | None = None,
     ) -> torch.Tensor:
-        groups = DomainGroups(domain, n_domains=self.n_domains)
+        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
         e, s = self._embed(groups.sort(x_cat), groups.sort(x_num))
         shared, hs = e, groups.split(e)
         for level in self.levels:
