@@ -23,6 +23,7 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 from skorch.history import History
 
+from . import _distributed as distributed
 from ._backbone_params import UNIT_PARAMS, backbone_kwargs
 from ._callbacks import (
     AtomicCheckpoint,
@@ -245,6 +246,9 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             monitor = self._monitor(strata[valid_idx])
 
         device = resolve_device(self.device)
+        rank, world_size = distributed.world()
+        if world_size > 1:  # launched by torchrun: this process trains on its shard
+            dataset = dataset.subset(distributed.shard(len(dataset), rank, world_size))
         self.net_ = self._build_net(valid_dataset, monitor, device, shuffle_seed)
         devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
         # Seed torch for initialisation and dropout without touching the caller's RNG state.
@@ -253,9 +257,14 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             self.net_.initialize()
             if resume is not None:
                 self._restore_training_state(resume)
+            if world_size > 1:
+                self.net_.set_params(batch_size=max(1, self.batch_size // world_size))
+                self.net_.module_ = distributed.wrap(self.net_.module_, device)
             remaining = self.max_epochs - len(self.net_.history)
             if remaining > 0:
                 self.net_.partial_fit(dataset, None, epochs=remaining)
+            if world_size > 1:  # predict, save and pickle like a single-process model
+                self.net_.module_ = plain_module(self.net_)
         self.history_ = self.net_.history
         return self
 

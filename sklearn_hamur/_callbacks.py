@@ -12,6 +12,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from skorch.callbacks import Callback
 
+from ._distributed import is_main_process
 from ._net import plain_module
 
 
@@ -123,6 +124,8 @@ class AtomicCheckpoint(Callback):
         self.dirname = dirname
 
     def on_epoch_end(self, net, **kwargs) -> None:
+        if not is_main_process():  # data-parallel training: rank 0 writes
+            return
         folder = Path(self.dirname)
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".checkpoint-", suffix=".tmp")

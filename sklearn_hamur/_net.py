@@ -18,8 +18,11 @@ AUTOCAST_DTYPES = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.f
 
 
 def plain_module(net) -> torch.nn.Module:
-    """The net's module, unwrapped from ``torch.compile`` (whose state_dict keys differ)."""
-    return getattr(net.module_, "_orig_mod", net.module_)
+    """The net's module, unwrapped from DDP and ``torch.compile`` (whose keys differ)."""
+    module = net.module_
+    if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+        module = module.module
+    return getattr(module, "_orig_mod", module)
 
 
 class MultiDomainNet(NeuralNetBinaryClassifier):
