@@ -230,21 +230,30 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=2))
         dataset = MultiDomainDataset(encoded, y_encoded, sample_weight)
-        valid_dataset, monitor = None, None
         if X_val is not None or y_val is not None:
             valid_dataset, monitor = self._explicit_validation(X_val, y_val)
-        elif self._use_early_stopping(len(X)):
-            strata = encoded["domain"] * 2 + y_encoded
-            train_idx, valid_idx = stratified_holdout(strata, self.validation_fraction, rng)
-            if len(valid_idx) == 0:
-                raise ValueError(
-                    f"early_stopping needs a validation split, but validation_fraction="
-                    f"{self.validation_fraction} of {len(X)} rows leaves no validation row. "
-                    "Raise validation_fraction or set early_stopping=False."
-                )
-            dataset, valid_dataset = dataset.subset(train_idx), dataset.subset(valid_idx)
-            monitor = self._monitor(strata[valid_idx])
+        else:
+            dataset, valid_dataset, monitor = self._holdout(dataset, encoded, y_encoded, rng)
+        self._train(dataset, valid_dataset, monitor, resume, torch_seed, shuffle_seed)
+        return self
 
+    def _holdout(self, dataset, encoded, y_encoded, rng):
+        """Split off the early-stopping rows (stratified by domain x label), if any."""
+        if not self._use_early_stopping(len(dataset)):
+            return dataset, None, None
+        strata = encoded["domain"] * 2 + y_encoded
+        train_idx, valid_idx = stratified_holdout(strata, self.validation_fraction, rng)
+        if len(valid_idx) == 0:
+            raise ValueError(
+                f"early_stopping needs a validation split, but validation_fraction="
+                f"{self.validation_fraction} of {len(dataset)} rows leaves no validation "
+                "row. Raise validation_fraction or set early_stopping=False."
+            )
+        monitor = self._monitor(strata[valid_idx])
+        return dataset.subset(train_idx), dataset.subset(valid_idx), monitor
+
+    def _train(self, dataset, valid_dataset, monitor, resume, torch_seed, shuffle_seed) -> None:
+        """Build ``net_`` and train it (resuming, and data-parallel under torchrun)."""
         device = resolve_device(self.device)
         rank, world_size = distributed.world()
         if world_size > 1:  # launched by torchrun: this process trains on its shard
@@ -266,7 +275,6 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             if world_size > 1:  # predict, save and pickle like a single-process model
                 self.net_.module_ = plain_module(self.net_)
         self.history_ = self.net_.history
-        return self
 
     def _resume_state(self) -> dict | None:
         """What ``warm_start`` continues: the checkpoint on disk, else the previous fit."""
