@@ -26,9 +26,15 @@ Usage (from the repository root; ``sklearn_hamur`` must be importable)::
     python benchmarks/run.py --dataset douban --models hamur,mlp --seeds 3 --subsample 100000
     python benchmarks/run.py --dataset movielens-100k --config my_config.json
     python benchmarks/run.py --from-json benchmarks/results/douban.json  # reports only
+    python benchmarks/run.py --models hamur:dcn,mdc:dcn --seeds 3 --name ml-dcn
+
+Models ``hamur:<backbone>`` / ``mdc:<backbone>`` are HAMURClassifier /
+MultiDomainClassifier with that backbone (``hamur`` = ``hamur:mlp``, ``mlp`` = ``mdc:mlp``);
+a backbone run both ways gets a paired "HAMUR minus no adapter" comparison.
 
 The data folder is ``--data-dir``, else ``$SKLEARN_HAMUR_DATA``, else ``../shared/data``
-next to the repository. Results go to ``benchmarks/results/<dataset>.{json,md,png}``.
+next to the repository. Results go to ``benchmarks/results/<name>.{json,md,png}``
+(``--name``, default the dataset's name).
 """
 
 from __future__ import annotations
@@ -54,6 +60,11 @@ DEFAULT_OUTPUT_DIR = REPO_ROOT / "benchmarks" / "results"
 
 NEURAL_MODELS = ("hamur", "mlp", "shared_mlp", "per_domain")
 MODELS = (*NEURAL_MODELS, "logreg", "hgb")
+#: ``<family>:<backbone>`` model names: ``hamur:dcn`` is HAMURClassifier(backbone="dcn"),
+#: ``mdc:dcn`` MultiDomainClassifier(backbone="dcn") (no adapters). ``hamur`` is
+#: ``hamur:mlp`` and ``mlp`` is ``mdc:mlp`` (unless the config sets another backbone).
+#: A family's models share the config section of its plain model (``hamur`` / ``mlp``).
+FAMILIES = {"hamur": "hamur", "mdc": "mlp"}
 #: Settings of a run; a config file and the command line override them.
 DEFAULT_CONFIG = {
     "dataset": "movielens-100k",
@@ -75,6 +86,59 @@ DEFAULT_CONFIG = {
 }
 #: Estimator parameters the runner sets itself (a config may not).
 RUNNER_PARAMS = {"domain_col", "random_state", "early_stopping", "callbacks", "verbose"}
+
+
+def backbone_names() -> tuple[str, ...]:
+    from sklearn_hamur.modules.backbones import BACKBONES
+
+    return tuple(BACKBONES)
+
+
+def parse_model(model: str) -> tuple[str, str | None]:
+    """``(base model, backbone)`` of a model name: ``"hamur:dcn"`` -> ``("hamur", "dcn")``.
+
+    Plain names give ``(name, None)``. Raises ValueError on an unknown family or backbone.
+    """
+    if ":" not in model:
+        return model, None
+    family, backbone = model.split(":", 1)
+    if family not in FAMILIES:
+        raise ValueError(
+            f"unknown model family {family!r} in {model!r}; backbone models are "
+            f"{' or '.join(f'{f}:<backbone>' for f in FAMILIES)}."
+        )
+    valid = backbone_names()
+    if backbone not in valid:
+        close = get_close_matches(backbone, valid, n=1)
+        hint = f" Did you mean {family}:{close[0]}?" if close else ""
+        raise ValueError(
+            f"unknown backbone {backbone!r} in model {model!r}.{hint} "
+            f"Valid backbones: {', '.join(valid)}."
+        )
+    return FAMILIES[family], backbone
+
+
+def backbone_of(model: str, config: dict) -> str | None:
+    """The backbone a neural model trains (None for models without one)."""
+    base, backbone = parse_model(model)
+    if base not in ("hamur", "mlp"):
+        return None
+    return backbone or config.get(base, {}).get("backbone", "mlp")
+
+
+def adapter_pairs(models: list[str], config: dict) -> dict[str, tuple[str, str]]:
+    """``{backbone: (HAMUR model, no-adapter model)}`` for backbones run both ways, in the
+    order of the backbone registry."""
+    with_adapter, without = {}, {}
+    for model in models:
+        base = parse_model(model)[0]
+        if base == "hamur":
+            with_adapter.setdefault(backbone_of(model, config), model)
+        elif base == "mlp":
+            without.setdefault(backbone_of(model, config), model)
+    order = {name: i for i, name in enumerate(backbone_names())}
+    both = sorted((b for b in with_adapter if b in without), key=lambda b: order.get(b, len(order)))
+    return {b: (with_adapter[b], without[b]) for b in both}
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -164,6 +228,21 @@ def _unknown(keys, allowed, where: str) -> list[str]:
 def validate_config(config: dict) -> dict:
     """Check every key and value; raise one ValueError listing all problems."""
     problems = _unknown(config, DEFAULT_CONFIG, "the config")
+    backbone_models = [m for m in config.get("models") or [] if isinstance(m, str) and ":" in m]
+    for model in backbone_models:
+        try:
+            base, backbone = parse_model(model)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        preset = (
+            config.get(base, {}).get("backbone") if isinstance(config.get(base), dict) else None
+        )
+        if preset is not None and preset != backbone:
+            problems.append(
+                f"model {model!r} asks for backbone {backbone!r} but config[{base!r}] sets "
+                f"backbone {preset!r}; drop one of them."
+            )
     for model in MODELS:
         if model in config:
             if not isinstance(config[model], dict):
@@ -178,7 +257,16 @@ def validate_config(config: dict) -> dict:
     if not isinstance(models, list) or not models:
         problems.append(f"models must be a non-empty list of {', '.join(MODELS)}; got {models!r}.")
     else:
-        problems += _unknown(models, MODELS, "models")
+        problems += _unknown([m for m in models if ":" not in str(m)], MODELS, "models")
+        seen: dict = {}
+        for model in models:
+            try:
+                key = (parse_model(model)[0], backbone_of(model, config))
+            except (ValueError, AttributeError):
+                continue
+            if key[1] is not None and key in seen:
+                problems.append(f"models {seen[key]!r} and {model!r} are the same model.")
+            seen.setdefault(key, model)
     split = config.get("split")
     if not (
         isinstance(split, list | tuple)
@@ -279,31 +367,34 @@ def mean_std(values) -> dict:
     return {"mean": float(np.mean(values)), "std": std}
 
 
-def paired_comparison(runs, other: str, n_domains: int) -> dict | None:
-    """HAMUR minus ``other``, paired by seed: mean, std, wins, and a paired t-test verdict."""
+def paired_comparison(runs, other: str, n_domains: int, base: str = "hamur") -> dict | None:
+    """``base`` minus ``other``, paired by seed: mean, std, wins, a paired t-test verdict."""
     from scipy import stats
 
     by_seed = {(r["model"], r["seed"]): r for r in runs}
-    seeds = sorted(s for (m, s) in by_seed if m == "hamur" and ("hamur", s) in by_seed)
+    seeds = sorted(s for (m, s) in by_seed if m == base)
     seeds = [s for s in seeds if (other, s) in by_seed]
     if not seeds:
         return None
 
-    def compare(get) -> dict:
-        diffs = np.array([get(by_seed[("hamur", s)]) - get(by_seed[(other, s)]) for s in seeds])
+    def compare(get, higher_is_better: bool = True) -> dict:
+        sign = 1 if higher_is_better else -1
+        diffs = np.array([get(by_seed[(base, s)]) - get(by_seed[(other, s)]) for s in seeds])
         diffs = diffs[~np.isnan(diffs)]
         verdict, p_value = "n/a (one seed)", None
         if len(diffs) > 1:
             std = float(np.std(diffs, ddof=1))
             if std == 0:
-                verdict = "tie" if np.all(diffs == 0) else ("win" if diffs[0] > 0 else "loss")
+                better = sign * diffs[0] > 0
+                verdict = "tie" if np.all(diffs == 0) else ("win" if better else "loss")
             else:
                 p_value = float(stats.ttest_1samp(diffs, 0.0).pvalue)
-                verdict = "tie" if p_value >= 0.05 else ("win" if diffs.mean() > 0 else "loss")
+                better = sign * diffs.mean() > 0
+                verdict = "tie" if p_value >= 0.05 else ("win" if better else "loss")
         return {
             "mean": float(diffs.mean()) if len(diffs) else None,
             "std": float(np.std(diffs, ddof=1)) if len(diffs) > 1 else None,
-            "wins": int((diffs > 0).sum()),
+            "wins": int((sign * diffs > 0).sum()),
             "n": int(len(diffs)),
             "p_value": p_value,
             "verdict": verdict,
@@ -311,6 +402,7 @@ def paired_comparison(runs, other: str, n_domains: int) -> dict | None:
 
     return {
         "auc": compare(lambda r: r["auc"]),
+        "logloss": compare(lambda r: r.get("logloss", math.nan), higher_is_better=False),
         "auc_per_domain": [
             compare(lambda r, d=d: r["auc_per_domain"][d]) for d in range(n_domains)
         ],
@@ -354,8 +446,11 @@ def seed_data(dataset: dict, config: dict, seed: int) -> dict:
 def run_one(model: str, config: dict, seed: int, data: dict, n_domains: int) -> dict:
     from _models import fit_baseline, fit_neural
 
-    fit = fit_neural if model in NEURAL_MODELS else fit_baseline
-    proba, info = fit(model, config, seed, data)
+    base = parse_model(model)[0]
+    if base in NEURAL_MODELS:
+        proba, info = fit_neural(model, config, seed, data)
+    else:
+        proba, info = fit_baseline(model, config, seed, data)
     result = scores(data["y_test"], proba, data["X_test"]["domain"], n_domains)
     return {"model": model, "seed": seed, **info, **result}
 
@@ -393,8 +488,12 @@ class Progress:
             self.bar.close()
 
 
-def run_benchmark(config: dict, data_dir: Path) -> dict:
-    """Every (seed, model) fit of ``config``; the results as a JSON-ready dict."""
+def run_benchmark(config: dict, data_dir: Path, checkpoint: Path | None = None) -> dict:
+    """Every (seed, model) fit of ``config``; the results as a JSON-ready dict.
+
+    With ``checkpoint``, the finished fits are rewritten to that JSON file after each one
+    (``{"config": ..., "runs": [...]}``), so an interrupted run keeps what it measured.
+    """
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -412,8 +511,14 @@ def run_benchmark(config: dict, data_dir: Path) -> dict:
                 for model in models:
                     run = run_one(model, config, seed, data, n_domains)
                     runs.append(run)
+                    if checkpoint is not None:
+                        from _report import _jsonable
+
+                        checkpoint.write_text(
+                            json.dumps(_jsonable({"config": config, "runs": runs}), indent=1)
+                        )
                     progress.update(
-                        f"seed {seed} {model:<10} test AUC {run['auc']:.4f} "
+                        f"seed {seed} {model:<16} test AUC {run['auc']:.4f} "
                         f"log loss {run['logloss']:.4f} ({run['fit_s']:.0f} s)"
                     )
     finally:
@@ -440,7 +545,61 @@ def run_benchmark(config: dict, data_dir: Path) -> dict:
         }
         if "hamur" in models
         else {},
+        "adapter_effect": adapter_effect(runs, models, config, n_domains),
         "wall_s": time.perf_counter() - start,
+    }
+
+
+def adapter_effect(runs, models, config, n_domains: int) -> dict:
+    """Per backbone run with and without adapters: HAMUR minus no adapter, paired by seed."""
+    out = {}
+    for backbone, (with_adapter, without) in adapter_pairs(models, config).items():
+        comparison = paired_comparison(runs, without, n_domains, base=with_adapter)
+        if comparison is not None:
+            out[backbone] = {"hamur": with_adapter, "no_adapter": without, **comparison}
+    return out
+
+
+#: Config keys that may differ between result files merged into one report.
+MERGEABLE_KEYS = {"models", "hamur", "mlp", "shared_mlp", "per_domain", "logreg", "hgb"}
+
+
+def merge_results(parts: list[dict]) -> dict:
+    """One results dict from runs of different models on the same data and protocol."""
+    first = parts[0]
+    protocol = {k: v for k, v in first["config"].items() if k not in MERGEABLE_KEYS}
+    models: list[str] = []
+    runs: list[dict] = []
+    for part in parts:
+        other = {k: v for k, v in part["config"].items() if k not in MERGEABLE_KEYS}
+        if other != protocol or part["data"] != first["data"]:
+            raise ValueError("cannot merge results of different data or protocol settings.")
+        for model in part["config"]["models"]:
+            if model in models:
+                raise ValueError(f"model {model!r} is in more than one results file.")
+            if part["config"].get(parse_model(model)[0]) != first["config"].get(
+                parse_model(model)[0]
+            ):
+                raise ValueError(f"model {model!r}: its settings differ between the files.")
+        models += part["config"]["models"]
+        runs += part["runs"]
+    order = {m: i for i, m in enumerate(models)}
+    runs.sort(key=lambda r: (r["seed"], order[r["model"]]))
+    config = {**first["config"], "models": models}
+    n_domains = len(first["data"]["domain_names"])
+    return {
+        **{k: v for k, v in first.items() if k != "name"},
+        "config": config,
+        "runs": runs,
+        "summary": summarize(runs, models, n_domains),
+        "hamur_vs": {
+            other: paired_comparison(runs, other, n_domains) for other in models if other != "hamur"
+        }
+        if "hamur" in models
+        else {},
+        "adapter_effect": adapter_effect(runs, models, config, n_domains),
+        "machine": {**first["machine"], "merged_from": len(parts)},
+        "wall_s": max(part["wall_s"] for part in parts),
     }
 
 
@@ -481,7 +640,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = parser.add_argument
     add("--dataset", choices=DATASETS, help="data set (default movielens-100k)")
-    add("--models", help=f"comma-separated, from {','.join(MODELS)} (default: all)")
+    add(
+        "--models",
+        help=f"comma-separated, from {','.join(MODELS)}, hamur:<backbone>, mdc:<backbone> "
+        "(default: the six plain models)",
+    )
     add("--seeds", type=int, help="number of seeds 0..n-1, one split each (default 5)")
     add("--subsample", type=int, help="use a seeded random subsample of this many rows")
     add("--max-epochs", type=int, help="most epochs of the neural models (default 50)")
@@ -489,10 +652,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--config", type=Path, help="JSON file of settings (see DEFAULT_CONFIG)")
     add("--data-dir", type=Path, help="data folder (default $SKLEARN_HAMUR_DATA or ../shared/data)")
     add("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="where results are written")
+    add("--name", help="file stem of the results (default: the dataset's name)")
     add(
         "--from-json",
         type=Path,
-        help="run nothing: rewrite the markdown and plot of a results JSON written before",
+        nargs="+",
+        help="run nothing: rewrite the markdown and plot of results JSON written before; "
+        "several files (same data and protocol, e.g. runs of different models in parallel) "
+        "are merged into one report",
     )
     return parser.parse_args(argv)
 
@@ -508,7 +675,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     args = parse_args(argv)
     if args.from_json is not None:
-        results = json.loads(args.from_json.read_text())
+        loaded = [json.loads(path.read_text()) for path in args.from_json]
+        try:
+            results = loaded[0] if len(loaded) == 1 else merge_results(loaded)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
+        if args.name:
+            results["name"] = args.name
         paths = write_reports(results, args.output_dir)
         print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
         return results
@@ -516,7 +689,13 @@ def main(argv: list[str] | None = None) -> dict:
         config = build_config(args)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
-    results = run_benchmark(config, data_dir_of(args))
+    stem = args.name or config["dataset"]
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = args.output_dir / f"{stem}.partial.json"
+    results = run_benchmark(config, data_dir_of(args), checkpoint)
+    checkpoint.unlink(missing_ok=True)
+    if args.name:
+        results["name"] = args.name
     paths = write_reports(results, args.output_dir)
     print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
     return results

@@ -20,6 +20,13 @@ synthetic MovieLens-like data (8 categorical fields, domains drawn uniformly):
 - the full ``HAMURClassifier.fit`` / ``MultiDomainClassifier.fit`` path (skorch, data
   loading, encoding) on a pandas DataFrame, and ``predict_proba`` on it.
 
+With ``--backbones dcn mmoe ...`` (``all`` for every registered backbone) the module rows
+are instead measured per backbone, with (``hamur``: the module HAMURClassifier(backbone=...)
+trains, one adapter) and without adapters (``backbone``: MultiDomainClassifier's module),
+built from the estimators' default parameters (reference MovieLens widths: embeddings 16,
+hidden (256, 128), dropout 0.2, k=35; backbone-specific parameters at their defaults), and
+the report gains a per-backbone table. The default, ``--backbones mlp``, is the table above.
+
 Every configuration runs in a fresh Python subprocess, so memory and allocator state do
 not leak from one measurement into the next.
 
@@ -28,6 +35,8 @@ Usage (from the repository root; ``sklearn_hamur`` must be importable)::
     PYTHONPATH=. python benchmarks/speed.py --quick          # smoke test, < 1 minute
     PYTHONPATH=. python benchmarks/speed.py --output benchmarks/results/speed.md
     PYTHONPATH=. python benchmarks/speed.py --threads 1 --domains 3 30
+    PYTHONPATH=. python benchmarks/speed.py --backbones all --domains 3 --naive-domains \
+        --fit-rows 0 --output benchmarks/results/speed-backbones.md
 """
 
 from __future__ import annotations
@@ -191,10 +200,33 @@ class PeakRSSGrowth:
 # -- module measurements -------------------------------------------------------------------
 
 
-def build_module(model: str, n_domains: int):
+def backbone_module_kwargs(backbone: str, adapters: bool) -> dict:
+    """Module arguments of ``backbone`` as the estimators build it at their defaults."""
+    from sklearn_hamur import HAMURClassifier, MultiDomainClassifier
+
+    estimator = (HAMURClassifier if adapters else MultiDomainClassifier)(
+        backbone=backbone,
+        d_embedding=ARCHITECTURE["d_embedding"],
+        dropout=ARCHITECTURE["dropout"],
+        hidden_units=ARCHITECTURE["d_hidden"],
+    )
+    return estimator._module_kwargs()
+
+
+def build_module(model: str, n_domains: int, backbone: str | None = None):
     from sklearn_hamur.modules import MultiDomainMLP
 
     cardinalities = [c + N_RESERVED for c in FIELDS.values()]
+    if backbone is not None:
+        from sklearn_hamur.modules.backbones import make_backbone
+
+        return make_backbone(
+            backbone,
+            cardinalities=cardinalities,
+            n_numeric=0,
+            n_domains=n_domains,
+            **backbone_module_kwargs(backbone, adapters=model == "hamur"),
+        )
     if model == "naive":
         from _naive_reference import NaiveHAMUR
 
@@ -248,7 +280,7 @@ def measure_module(job: dict) -> dict:
 
     torch.manual_seed(job["seed"])
     batches = make_batches(min(job["steps"], 8), job["batch_size"], job["n_domains"], job["seed"])
-    module = build_module(job["model"], job["n_domains"])
+    module = build_module(job["model"], job["n_domains"], job.get("backbone"))
     from sklearn_hamur._base import _adam_supports_fused
 
     # The same optimizer the estimators use: fused Adam where torch has it.
@@ -363,10 +395,26 @@ def make_jobs(args: argparse.Namespace) -> list[dict]:
         "seed": args.seed,
     }
     jobs = []
+    if backbone_mode(args):
+        for n_domains in args.domains:
+            for backbone in args.backbones:
+                for model in ("hamur", "backbone"):
+                    jobs.append(
+                        {
+                            **base,
+                            "model": model,
+                            "backbone": backbone,
+                            "n_domains": n_domains,
+                            "steps": args.steps,
+                            "repeats": args.repeats,
+                        }
+                    )
     for n_domains in args.domains:
         for model in MODELS:
             if model == "naive" and n_domains not in args.naive_domains:
                 continue
+            if model != "naive" and backbone_mode(args):
+                continue  # measured per backbone above
             naive = model == "naive"
             jobs.append(
                 {
@@ -399,7 +447,8 @@ def run_all(args: argparse.Namespace) -> list[dict]:
         result = run_job_in_subprocess(job)
         took = time.perf_counter() - start
         status = result.get("error", f"done, train {fmt_rate(median(result['train']))}/s")
-        line = f"  {job['model']:<12} {job['n_domains']:>3} domains: {status} ({took:.0f} s)"
+        name = job["model"] + (f":{job['backbone']}" if "backbone" in job else "")
+        line = f"  {name:<22} {job['n_domains']:>3} domains: {status} ({took:.0f} s)"
         print(line, file=sys.stderr, flush=True)
         results.append({**job, **result})
     return results
@@ -431,6 +480,10 @@ def table_rows(results: list[dict]) -> list[list[str]]:
     rows = []
     for r in results:
         label = f"{MODEL_LABELS[r['model']]}"
+        if "backbone" in r:
+            label = f"`{r['backbone']}`, " + (
+                "HAMUR (1 adapter)" if r["model"] == "hamur" else "no adapter"
+            )
         if "error" in r:
             rows.append([label, str(r["n_domains"]), "-", f"FAILED: {r['error']}", "", "", ""])
             continue
@@ -466,8 +519,67 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def backbone_mode(args: argparse.Namespace) -> bool:
+    """Whether the module rows are measured per backbone (anything but ``--backbones mlp``)."""
+    return list(args.backbones) != ["mlp"]
+
+
+def backbone_table(results: list[dict], domains: list[int]) -> str:
+    """Per backbone and domain count: HAMUR vs no adapter, train and predict throughput."""
+    header = [
+        "backbone",
+        "domains",
+        "params HAMUR / no adapter",
+        "train samples/s HAMUR",
+        "train samples/s no adapter",
+        "train time ratio HAMUR / no adapter",
+        "predict rows/s HAMUR",
+        "predict rows/s no adapter",
+        "predict time ratio",
+    ]
+    found = {(r["backbone"], r["model"], r["n_domains"]): r for r in results if "backbone" in r}
+    names = list(dict.fromkeys(r["backbone"] for r in results if "backbone" in r))
+    rows = []
+    for d in domains:
+        for name in names:
+            h, n = found.get((name, "hamur", d)), found.get((name, "backbone", d))
+            if h is None or n is None or "error" in h or "error" in n:
+                error = (h or {}).get("error") or (n or {}).get("error") or "not measured"
+                rows.append([f"`{name}`", str(d), f"FAILED: {error}", *[""] * 6])
+                continue
+            ht, nt = median(h["train"]), median(n["train"])
+            hp, np_ = median(h["predict"]), median(n["predict"])
+            rows.append(
+                [
+                    f"`{name}`",
+                    str(d),
+                    f"{h['params']:,} / {n['params']:,}",
+                    fmt_rate(ht),
+                    fmt_rate(nt),
+                    f"{nt / ht:.2f}",
+                    fmt_rate(hp),
+                    fmt_rate(np_),
+                    f"{np_ / hp:.2f}",
+                ]
+            )
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+BACKBONE_NOTES = """\
+Per-backbone rows: the torch module alone, built with `make_backbone` from the arguments
+`HAMURClassifier(backbone=...)` (HAMUR, one adapter: k=35, bottleneck 32, hyper-network
+(64,)) and `MultiDomainClassifier(backbone=...)` (no adapter) pass it at their defaults
+(embeddings 16, hidden (256, 128) where the backbone has hidden units, dropout 0.2;
+backbone-specific parameters such as cross layers, experts, tower and bottom widths at the
+estimators' defaults), on the synthetic MovieLens-like batches above. The time ratios are
+HAMUR's time per row over the no-adapter module's (1.00 = no overhead)."""
+
+
 def train_rate(results: list[dict], model: str, n_domains: int) -> float | None:
     for r in results:
+        if "backbone" in r:
+            continue
         if r["model"] == model and r["n_domains"] == n_domains and "error" not in r:
             return median(r["train"])
     return None
@@ -584,6 +696,18 @@ def work_lines() -> list[str]:
 
 
 def report(args: argparse.Namespace, results: list[dict], elapsed: float) -> str:
+    if backbone_mode(args):
+        parts = [
+            "# HAMUR speed benchmark per backbone (CPU)",
+            "\n".join(machine_lines(args, results)),
+            "## HAMUR vs no adapter, per backbone (module training and prediction)",
+            backbone_table(results, args.domains),
+            BACKBONE_NOTES,
+            "## All measured rows",
+            markdown_table(table_rows(results)),
+            NOTES + f"\nTotal benchmark wall time: {elapsed:.0f} s.",
+        ]
+        return "\n\n".join(parts) + "\n"
     parts = [
         "# HAMUR speed benchmark (CPU)",
         "\n".join(machine_lines(args, results)),
@@ -620,6 +744,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--fit-domains", type=int, default=3, help="domains of the estimator rows")
     add("--threads", type=int, help="torch.set_num_threads (default: torch's default)")
     add("--seed", type=int, default=0)
+    add(
+        "--backbones",
+        nargs="+",
+        default=["mlp"],
+        help="backbones whose modules to measure with and without adapters, or 'all' "
+        "(default: mlp, the table of MultiDomainMLP with n_adapters=1 and 0)",
+    )
     add("--quick", action="store_true", help="tiny run for a smoke test")
     add("--output", type=Path, help="also write the report as markdown to this path")
     add("--worker-job", help=argparse.SUPPRESS)
@@ -629,6 +760,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, key, value)
     if args.naive_domains is None:
         args.naive_domains = list(args.domains)
+    if not args.worker_job:
+        from sklearn_hamur.modules.backbones import BACKBONES
+
+        if args.backbones == ["all"]:
+            args.backbones = list(BACKBONES)
+        unknown = [b for b in args.backbones if b not in BACKBONES]
+        if unknown:
+            parser.error(
+                f"unknown backbone(s) {', '.join(map(repr, unknown))}; "
+                f"valid: {', '.join(BACKBONES)} (or 'all')."
+            )
     return args
 
 

@@ -151,3 +151,70 @@ def test_invalid_config_exits_with_the_message(tmp_path):
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 1
     assert "unknown key 'sedes'" in completed.stderr and "Did you mean 'seeds'?" in completed.stderr
+
+
+def test_backbone_model_names_are_validated(run, tmp_path):
+    config = config_from(run, tmp_path, {"models": ["hamur", "mlp", "hamur:dcn", "mdc:dcn"]})
+    assert [run.backbone_of(m, config) for m in config["models"]] == ["mlp", "mlp", "dcn", "dcn"]
+    assert run.parse_model("mdc:ple") == ("mlp", "ple")
+    assert run.adapter_pairs(config["models"], config) == {
+        "mlp": ("hamur", "mlp"),
+        "dcn": ("hamur:dcn", "mdc:dcn"),
+    }
+    with pytest.raises(ValueError) as info:
+        config_from(run, tmp_path, {"models": ["hamur:dnc", "xyz:mlp", "mlp", "mdc:mlp"]})
+    message = str(info.value)
+    assert "unknown backbone 'dnc' in model 'hamur:dnc'. Did you mean hamur:dcn?" in message
+    assert "Valid backbones: mlp, wide_deep, dcn, dcn_v2, deepfm" in message
+    assert "unknown model family 'xyz'" in message
+    assert "models 'mlp' and 'mdc:mlp' are the same model" in message
+    with pytest.raises(ValueError, match="sets backbone 'mmoe'; drop one"):
+        config_from(run, tmp_path, {"models": ["hamur:dcn"], "hamur": {"backbone": "mmoe"}})
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / "movielens-100k").is_dir(), reason="shared MovieLens-100K not found"
+)
+def test_tiny_backbone_run_end_to_end_pairs_hamur_with_its_backbone(run, tmp_path):
+    out = tmp_path / "results"
+    command = [
+        sys.executable,
+        str(RUN_SCRIPT),
+        "--models",
+        "hamur:dcn,mdc:dcn",
+        "--seeds",
+        "1",
+        "--max-epochs",
+        "1",
+        "--subsample",
+        "2000",
+        "--data-dir",
+        str(SHARED_DATA),
+        "--output-dir",
+        str(out),
+        "--name",
+        "tiny-backbones",
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    results = json.loads((out / "tiny-backbones.json").read_text())
+    assert [r["model"] for r in results["runs"]] == ["hamur:dcn", "mdc:dcn"]
+    assert all(r["epochs"] == 1 and len(r["auc_per_domain"]) == 3 for r in results["runs"])
+    effect = results["adapter_effect"]["dcn"]
+    assert (effect["hamur"], effect["no_adapter"]) == ("hamur:dcn", "mdc:dcn")
+    runs = {r["model"]: r for r in results["runs"]}
+    assert effect["auc"]["mean"] == pytest.approx(runs["hamur:dcn"]["auc"] - runs["mdc:dcn"]["auc"])
+    assert results["hamur_vs"] == {}  # no plain "hamur" model
+    assert not (out / "tiny-backbones.partial.json").exists()
+    markdown = (out / "tiny-backbones.md").read_text()
+    assert "| HAMURClassifier (dcn) |" in markdown and "| `dcn` |" in markdown
+    assert "Adapters per backbone" in markdown
+
+    # Result files of the same protocol (e.g. run in parallel) merge into one report.
+    renamed = json.loads(json.dumps(results).replace("dcn", "mlp"))
+    both = run.merge_results([results, renamed])
+    assert both["config"]["models"] == ["hamur:dcn", "mdc:dcn", "hamur:mlp", "mdc:mlp"]
+    assert set(both["adapter_effect"]) == {"dcn", "mlp"} and len(both["runs"]) == 4
+    assert both["summary"]["mdc:mlp"]["auc"]["mean"] == pytest.approx(runs["mdc:dcn"]["auc"])
+    with pytest.raises(ValueError, match="more than one results file"):
+        run.merge_results([results, results])
