@@ -82,12 +82,13 @@ class StopOnNonFiniteLoss(Callback):
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
-def _plain(value):
-    """History values as plain Python objects (what ``torch.load(weights_only=True)`` reads)."""
+def to_plain(value):
+    """History values as plain Python objects: what ``torch.load(weights_only=True)`` reads
+    and ``json.dumps`` writes (it turns the int keys of per-domain dicts into strings)."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: to_plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [to_plain(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -98,7 +99,7 @@ def training_state(net) -> dict:
     return {
         "module": {k: v.detach().cpu() for k, v in plain_module(net).state_dict().items()},
         "optimizer": net.optimizer_.state_dict(),
-        "history": _plain(list(net.history)),
+        "history": to_plain(list(net.history)),
     }
 
 

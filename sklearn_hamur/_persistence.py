@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from skorch.history import History
 
+from ._callbacks import to_plain
 from ._net import plain_module
 from ._version import __version__
 
@@ -95,19 +96,6 @@ def _restore_encoder(encoder, state: dict) -> None:
             setattr(encoder, name, _array_from_json(state[name]))
 
 
-def _history_to_json(history) -> list:
-    def convert(value):
-        if isinstance(value, dict):
-            return {str(k): convert(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [convert(v) for v in value]
-        if isinstance(value, np.generic):
-            return value.item()
-        return value
-
-    return convert(list(history))
-
-
 def save_estimator(estimator, path) -> None:
     """Write a fitted estimator to ``path`` (atomically: a temporary file, then a rename)."""
     tensors = {
@@ -120,7 +108,7 @@ def save_estimator(estimator, path) -> None:
         "classes_": _array_to_json(estimator.classes_),
         "n_features_in_": estimator.n_features_in_,
         "encoder": _encoder_state(estimator.encoder_),
-        "history": _history_to_json(estimator.history_),
+        "history": to_plain(list(estimator.history_)),
         "checksums": {name: _checksum(tensor) for name, tensor in tensors.items()},
     }
     if hasattr(estimator, "feature_names_in_"):
