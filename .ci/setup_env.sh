@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Sourced by .ci/run and .ci/quickstart: builds a fresh virtual environment at .venv in
-# the repository root and installs sklearn-hamur into it, editable, with the dev extra.
+# the repository root and installs sklearn-hamur into it, editable, with the extras named in
+# $EXTRAS (default: dev).
 # Afterwards REPO_ROOT, VENV and PY (the venv's python) are set and the working
 # directory is the repository root.
 
@@ -17,4 +18,4 @@ python3 -m venv "$VENV"
 # resolve "torch>=2.2" from the project's dependencies on its own, pip would download a
 # CUDA build of several GB instead.
 "$PY" -m pip install "torch==2.13.0"
-"$PY" -m pip install -e ".[dev]"
+"$PY" -m pip install -e ".[${EXTRAS:-dev}]"

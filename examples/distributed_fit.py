@@ -1,4 +1,10 @@
-"""Data-parallel training with torchrun: the same estimator, several processes.
+"""
+Data-parallel training with torchrun
+====================================
+
+The same estimator, several processes: each trains on its shard of the rows with
+PyTorch's DistributedDataParallel. This example is shown here without running (it needs
+``torchrun``).
 
 Launch (two processes on this machine; CPU uses gloo, GPUs use NCCL)::
 
