@@ -10,7 +10,8 @@ every domain per epoch, TrainingHistoryDisplay).
 
 Run: ``python examples/plot_per_domain_report.py [OUTPUT_DIR]`` (about 30 s on 2 CPU
 cores; the figures go to OUTPUT_DIR, or to a new temporary directory). With
-``SKLEARN_HAMUR_EXAMPLES_FAST=1`` it trains on 8,000 rows for at most 4 epochs.
+``SKLEARN_HAMUR_EXAMPLES_FAST=1`` it trains on 8,000 rows for at most 4 epochs
+of batches of 512.
 """
 
 import os
@@ -52,6 +53,7 @@ if FAST:
 
 settings = dict(
     max_epochs=4 if FAST else 15,
+    batch_size=512 if FAST else 4096,
     early_stopping=True,
     early_stopping_metric="auc_min",
     random_state=0,

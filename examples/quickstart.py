@@ -9,7 +9,7 @@ same 80% of the rows and scored on the other 20%, overall and per domain.
 
 Run: ``python examples/quickstart.py`` (about 15 s on 2 CPU cores). With
 ``SKLEARN_HAMUR_EXAMPLES_FAST=1`` (the documentation build in CI) it trains on 8,000 rows
-for at most 3 epochs, so its numbers are lower than those in the README.
+for at most 3 epochs of batches of 512, so its numbers are lower than those in the README.
 """
 
 import os
@@ -47,7 +47,7 @@ numeric = [c for c in X.columns if c not in categorical]
 # %%
 # The models: HAMUR and its backbone with their defaults (the reference MovieLens
 # setting), logistic regression on one-hot features, and gradient-boosted trees.
-neural = {"max_epochs": 3, "early_stopping": True} if FAST else {}
+neural = {"max_epochs": 3, "batch_size": 512, "early_stopping": True} if FAST else {}
 models = {
     "HAMUR": HAMURClassifier(domain_col="domain", random_state=0, **neural),
     "MultiDomain (backbone)": MultiDomainClassifier(domain_col="domain", random_state=0, **neural),
