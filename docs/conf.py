@@ -52,6 +52,8 @@ exclude_patterns = [
     "sg_execution_times.rst",
 ]
 default_role = "literal"
+# Keep quotes straight: docstrings show defaults such as default="domain" as code.
+smartquotes = False
 # Every page is reachable from a toctree; a broken reference or toctree is a build error.
 nitpicky = False
 

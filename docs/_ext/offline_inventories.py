@@ -147,6 +147,10 @@ PROJECTS: dict[str, Project] = {
 # Labels and glossary terms that docstrings refer to (numpydoc's default type links,
 # scikit-learn's inherited docstrings): (inventory, name, role, page, title).
 EXTRA_ENTRIES = [
+    ("python", "None", "py:data", "library/constants.html#None", "-"),
+    ("python", "True", "py:data", "library/constants.html#True", "-"),
+    ("python", "False", "py:data", "library/constants.html#False", "-"),
+    ("python", "generator", "std:term", "glossary.html#term-generator", "generator"),
     ("python", "sequence", "std:term", "glossary.html#term-sequence", "sequence"),
     ("python", "iterable", "std:term", "glossary.html#term-iterable", "iterable"),
     ("python", "mapping", "std:term", "glossary.html#term-mapping", "mapping"),
