@@ -59,7 +59,8 @@ nitpicky = False
 
 # -- autodoc / autosummary / numpydoc ------------------------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": "Module"}
+# Members inherited from torch.nn.Module and skorch callbacks are theirs to document.
+autodoc_default_options = {"members": True, "inherited-members": "Module, Callback"}
 autodoc_typehints = "none"  # the numpydoc sections carry the types
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False

@@ -191,6 +191,9 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Fit the model on a DataFrame ``X`` with a domain column and binary labels ``y``.
 
+        The encoder, the module and the optimizer are built anew (unless ``warm_start``),
+        sized from the data: vocabulary sizes, numeric columns and domains.
+
         Parameters
         ----------
         X : pandas.DataFrame of shape (n_samples, n_columns)
@@ -199,14 +202,17 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             Binary labels (any two values: 0/1, booleans, strings).
         sample_weight : array-like of shape (n_samples,), default=None
             Per-row weights of the training loss.
-        X_val, y_val : DataFrame and array-like, default=None
-            An explicit validation set for early stopping (all of ``X`` is then used for
-            training, and ``validation_fraction`` is ignored). Needs ``early_stopping``
-            True or "auto"; labels must be among those of ``y``.
+        X_val : pandas.DataFrame of shape (n_val_samples, n_columns), default=None
+            An explicit validation set for early stopping, given with ``y_val``: all of
+            ``X`` is then used for training, and ``validation_fraction`` is ignored.
+            Needs ``early_stopping`` True or ``"auto"``.
+        y_val : array-like of shape (n_val_samples,), default=None
+            Labels of ``X_val``; they must be among those of ``y``.
 
         Returns
         -------
         self
+            The fitted estimator.
         """
         self._check_params()
         resume = self._resume_state()
@@ -422,10 +428,20 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
     # -- prediction ---------------------------------------------------------------------
 
     def decision_function(self, X):
-        """Logit of the positive class (``classes_[1]``) for each row of ``X``.
+        """Compute the logit of the positive class (``classes_[1]``) for each row of ``X``.
 
-        Rows are encoded and scored ``PREDICT_CHUNK_ROWS`` at a time (and inside a chunk,
+        Rows are encoded and scored in chunks of a bounded size (and inside a chunk,
         ``batch_size`` rows at a time), so memory stays bounded however long ``X`` is.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_columns)
+            The columns seen in ``fit``, the domain column included.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The logits, float64; positive values favour ``classes_[1]``.
         """
         check_is_fitted(self)
         X = as_frame(X, reset=False, estimator=self)
@@ -437,12 +453,34 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         return np.concatenate(logits)
 
     def predict_proba(self, X):
-        """Class probabilities, shape ``(n_samples, 2)``, columns in ``classes_`` order."""
+        """Predict the probability of each class for each row of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_columns)
+            The columns seen in ``fit``, the domain column included.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            The probabilities, columns in ``classes_`` order; each row sums to 1.
+        """
         p = expit(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X):
-        """The more likely class of each row (threshold 0.5)."""
+        """Predict the more likely class of each row of ``X`` (threshold 0.5).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_columns)
+            The columns seen in ``fit``, the domain column included.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Values of ``classes_``.
+        """
         scores = self.decision_function(X)
         return self.classes_[(scores > 0).astype(int)]
 
@@ -468,24 +506,43 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path, *, device="auto"):
-        """Load an estimator saved with :meth:`save`; never executes code from the file.
+        """Load an estimator saved with ``save``; never executes code from the file.
 
         Parameters
         ----------
         path : str or path-like
+            The file written by ``save``.
         device : str, default="auto"
             Where to put the model: ``"auto"`` (CUDA when available, so a model trained
             on a GPU loads on a CPU-only machine), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
 
         Returns
         -------
-        estimator : fitted instance of ``cls``
+        estimator
+            A fitted instance of the class ``load`` is called on.
 
         Raises
         ------
         ValueError
             For a truncated or tampered file, another format version, or a file saved by
             another estimator class.
+
+        Examples
+        --------
+        >>> import os
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from sklearn_hamur import MultiDomainClassifier
+        >>> from sklearn_hamur.datasets import load_adult
+        >>> X, y = load_adult(return_X_y=True)
+        >>> clf = MultiDomainClassifier(hidden_units=(8,), max_epochs=1, random_state=0)
+        >>> clf = clf.fit(X[:1000], y[:1000])
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = os.path.join(folder, "model.safetensors")
+        ...     clf.save(path)
+        ...     loaded = MultiDomainClassifier.load(path, device="cpu")
+        >>> np.allclose(loaded.predict_proba(X[:5]), clf.predict_proba(X[:5]))
+        True
         """
         state, tensors = read_file(path, cls.__name__)
         return restore_estimator(cls, state, tensors, device)

@@ -37,10 +37,12 @@ MONITORS = {
 
 
 class OptunaPruning(Callback):
-    """skorch callback: report a validation score to an Optuna trial each epoch, and
-    stop the fit with :class:`optuna.TrialPruned` when the trial's pruner says so.
+    """Report a validation score to an Optuna trial each epoch, and prune when told to.
 
-    Pass it in the estimator's ``callbacks``; :func:`tune` does this for you.
+    A skorch callback: after every epoch it reports ``monitor`` to ``trial``, and stops
+    the fit with :class:`optuna.TrialPruned` when the trial's pruner says so. Pass it in
+    the estimator's ``callbacks``; :func:`~sklearn_hamur.model_selection.tune` does this
+    for you.
 
     Parameters
     ----------
@@ -55,8 +57,13 @@ class OptunaPruning(Callback):
         ``"loss"``. Values are reported in the study's direction (a loss is negated for
         a study that maximizes), so the pruner compares like with like.
     step_offset : int, default=0
-        Added to the epoch index (from 0) to make the reported step. :func:`tune` gives
-        fold ``i`` the offset ``i * max_epochs``, so every fold reports its own steps.
+        Added to the epoch index (from 0) to make the reported step.
+        :func:`~sklearn_hamur.model_selection.tune` gives fold ``i`` the offset
+        ``i * max_epochs``, so every fold reports its own steps.
+
+    See Also
+    --------
+    sklearn_hamur.model_selection.tune : Runs a study with this callback in every fit.
 
     Notes
     -----
@@ -99,6 +106,22 @@ class OptunaPruning(Callback):
         return type(self)(**self.get_params(deep=False))
 
     def on_epoch_end(self, net, **kwargs) -> None:
+        """Report the epoch's ``monitor`` value to the trial; prune if the pruner says so.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained; its last ``history`` row is reported.
+        **kwargs : dict
+            Other arguments skorch passes to callbacks; ignored.
+
+        Raises
+        ------
+        optuna.TrialPruned
+            When the trial's pruner decides to stop it.
+        ValueError
+            If ``monitor`` is not in the history (no validation split).
+        """
         row = net.history[-1]
         if self.monitor not in row:
             raise ValueError(
@@ -145,15 +168,17 @@ def tune(
 
     Each trial draws parameters from ``param_distributions``, cross-validates a clone
     of ``estimator`` with them, and returns the mean ``scoring`` over the folds
-    (maximized). While each fold trains, :class:`OptunaPruning` reports the validation
-    score of every epoch (from the estimator's own early-stopping split) to the trial,
-    and the ``pruner`` stops trials that fall behind.
+    (maximized). While each fold trains,
+    :class:`~sklearn_hamur.model_selection.OptunaPruning` reports the validation score of
+    every epoch (from the estimator's own early-stopping split) to the trial, and the
+    ``pruner`` stops trials that fall behind.
 
     Parameters
     ----------
     estimator : HAMURClassifier or MultiDomainClassifier
         The model to tune, alone, as the last step of a Pipeline, or inside a
-        :class:`DecodedParamsClassifier`. It is cloned, never changed.
+        :class:`~sklearn_hamur.model_selection.DecodedParamsClassifier`. It is cloned,
+        never changed.
     X : pandas.DataFrame
         Features with the domain column.
     y : array-like of shape (n_samples,)
@@ -165,16 +190,19 @@ def tune(
     param_distributions : dict of str to optuna distribution, default=None
         Parameter name (with the Pipeline prefix, e.g. ``"clf__lr"``) to an Optuna
         distribution. Strings for ``hidden_units`` and ``hyper_hidden_units`` are
-        decoded (``"256-128"`` -> ``(256, 128)``, :func:`decode_params`). ``None`` uses
-        :func:`hamur_search_space` (without the adapter parameters for a
-        :class:`~sklearn_hamur.MultiDomainClassifier`).
+        decoded (``"256-128"`` -> ``(256, 128)``,
+        :func:`~sklearn_hamur.model_selection.decode_params`). ``None`` uses
+        :func:`~sklearn_hamur.model_selection.hamur_search_space` (without the adapter
+        parameters for a :class:`~sklearn_hamur.MultiDomainClassifier`).
     cv : int, cross-validation splitter or None, default=None
-        ``None``: :class:`DomainStratifiedKFold` with 3 folds on the model's
-        ``domain_col`` (not shuffled, so every worker sees the same folds). An int is a
-        number of stratified folds. The folds are drawn once and used by every trial.
+        ``None``: :class:`~sklearn_hamur.model_selection.DomainStratifiedKFold` with 3
+        folds on the model's ``domain_col`` (not shuffled, so every worker sees the same
+        folds). An int is a number of stratified folds. The folds are drawn once and
+        used by every trial.
     scoring : str, callable or None, default=None
         One scorer (greater is better). ``None``: the mean of the per-domain AUCs,
-        ``make_domain_scorer("roc_auc", aggregate="mean")``.
+        ``make_domain_scorer("roc_auc", aggregate="mean")``
+        (:func:`~sklearn_hamur.metrics.make_domain_scorer`).
     storage : str, optuna.storages.BaseStorage or None, default=None
         Where the study lives: ``None`` in memory; an SQL URL
         (``"sqlite:///tuning.db"``, ``"postgresql://user:pass@host/db"``) or a storage
@@ -190,9 +218,10 @@ def tune(
     sampler : optuna.samplers.BaseSampler or None, default=None
         ``None``: ``optuna.samplers.TPESampler(seed=random_state)``.
     monitor : str or None, default=None
-        The history key reported each epoch (see :class:`OptunaPruning`). ``None``
-        follows the model's ``early_stopping_metric``: ``"valid_auc"``,
-        ``"valid_auc_mean"``, ``"valid_auc_min"`` or ``"valid_loss"``.
+        The history key reported each epoch (see
+        :class:`~sklearn_hamur.model_selection.OptunaPruning`). ``None`` follows the
+        model's ``early_stopping_metric``: ``"valid_auc"``, ``"valid_auc_mean"``,
+        ``"valid_auc_min"`` or ``"valid_loss"``.
     timeout : float or None, default=None
         Stop starting new trials after this many seconds.
     refit : bool, default=True
@@ -205,10 +234,16 @@ def tune(
     -------
     best_estimator : estimator or None
         The refitted best model (``None`` when ``refit=False``).
-    study : optuna.Study
+    study : optuna.study.Study
         Every trial of the study (those of other workers too); each records its fold
         scores as user attributes ``split<i>_test_score``, ``mean_test_score`` and
         ``std_test_score``, and the ``worker`` (``host:pid``) that ran it.
+
+    See Also
+    --------
+    sklearn_hamur.model_selection.hamur_search_space : The default distributions.
+    sklearn_hamur.model_selection.OptunaPruning : The callback that reports each epoch.
+    sklearn_hamur.metrics.make_domain_scorer : Per-domain scores to optimize.
 
     Notes
     -----

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import SliceDict
 
+from ._docstrings import fill_doc
 from ._validation import as_frame, check_columns_present, check_domain_column
 from .modules.routing import UNKNOWN_DOMAIN
 
@@ -37,6 +38,7 @@ def is_categorical_column(column: pd.Series) -> bool:
     )
 
 
+@fill_doc
 class MultiDomainEncoder(TransformerMixin, BaseEstimator):
     """Encode a multi-domain DataFrame into the arrays the torch modules consume.
 
@@ -54,47 +56,49 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    domain_col : str, int or None, default="domain"
-        Name of the domain column. ``None`` puts every row in a single domain.
-    categorical_cols, numeric_cols : list of str or None, default=None
-        Columns to encode as categorical / numeric. ``None`` infers them from the
-        dtypes of the remaining columns: object, string, category and bool columns are
-        categorical; integer and float columns are numeric. Integer ids (user or item
-        ids) are numbers to pandas: list them in ``categorical_cols`` (or cast them to
-        ``category``) to embed them. When only one of the two is given, every other
-        column (but the domain column) goes to the other.
-    min_frequency : int, default=1
-        Categories seen fewer times than this in training share the unknown index.
-    handle_unknown_domain : {"error", "average"}, default="error"
-        What to do with a domain value not seen in training: raise a ``ValueError``
-        that names it, or map it to ``UNKNOWN_DOMAIN`` (-1) so the model averages the
-        probabilities of every domain's path.
+    %(domain_col)s
+    %(categorical_cols)s
+    %(numeric_cols)s
+    %(min_frequency)s
+    %(handle_unknown_domain)s
 
     Attributes
     ----------
-    categorical_cols_, numeric_cols_ : list
-        The columns encoded, in output order.
+    categorical_cols_ : list
+        The categorical columns, in the order of the columns of ``x_cat``.
+    numeric_cols_ : list
+        The numeric columns, in the order of the columns of ``x_num``.
     vocabularies_ : dict of str to pandas.Index
         Known categories of each categorical column (as strings), index ``i`` of which
         is encoded as ``i + 3``.
     cardinalities_ : list of int
         Vocabulary size of each categorical column, reserved indices included.
-    means_, scales_ : ndarray of shape (n_numeric,)
-        Statistics used to standardize the numeric columns.
+    means_ : ndarray of shape (n_numeric,)
+        Training mean of each numeric column, subtracted before scaling.
+    scales_ : ndarray of shape (n_numeric,)
+        Training standard deviation of each numeric column (1 where it is 0).
     domains_ : ndarray
-        The training domain values; domain ``domains_[i]`` is encoded as ``i``.
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
+        The training domain values, sorted; domain ``domains_[i]`` is encoded as ``i``.
+    %(n_features_in_)s
+    %(feature_names_in_)s
+
+    See Also
+    --------
+    sklearn_hamur.MultiDomainClassifier : Fits this encoder as its ``encoder_``.
+    sklearn_hamur.HAMURClassifier : Fits this encoder as its ``encoder_`` too.
 
     Examples
     --------
     >>> import pandas as pd
+    >>> from sklearn_hamur import MultiDomainEncoder
     >>> X = pd.DataFrame(
     ...     {"domain": ["a", "b", "a"], "item": ["x", "y", None], "price": [1.0, 2.0, 3.0]}
     ... )
     >>> Xt = MultiDomainEncoder().fit_transform(X)
     >>> Xt["x_cat"].ravel().tolist(), Xt["domain"].tolist()
     ([3, 4, 2], [0, 1, 0])
+    >>> [round(float(v), 3) for v in Xt["x_num"].ravel()]
+    [-1.225, 0.0, 1.225]
     """
 
     _parameter_constraints: dict = {
@@ -121,7 +125,20 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         self.handle_unknown_domain = handle_unknown_domain
 
     def fit(self, X, y=None):
-        """Learn vocabularies, numeric statistics and the domains from ``X``."""
+        """Learn the vocabularies, numeric statistics and domains of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_columns)
+            The training rows, with the domain column ``domain_col``.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self
+            The fitted encoder.
+        """
         self._validate_params()
         X = as_frame(X, reset=True, estimator=self)
         domain = check_domain_column(X, self.domain_col)
@@ -147,13 +164,18 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Encode ``X`` into a ``SliceDict`` with ``x_cat``, ``x_num`` and ``domain``.
 
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_columns)
+            Rows with the columns seen in ``fit``, the domain column included.
+
         Returns
         -------
-        SliceDict
-            ``x_cat``: int32 ``(n, n_categorical)`` (int64 only for a vocabulary beyond
-            2**31 values); ``x_num``: float32
-            ``(n, n_numeric)``; ``domain``: int64 ``(n,)``. It slices along rows like an
-            array, so it can be split for cross-validation.
+        skorch.helper.SliceDict
+            ``x_cat``: int32 ``(n_samples, n_categorical)`` (int64 only for a vocabulary
+            beyond 2**31 values); ``x_num``: float32 ``(n_samples, n_numeric)``;
+            ``domain``: int64 ``(n_samples,)``. It slices along rows like an array, so it
+            can be split for cross-validation.
         """
         check_is_fitted(self, "domains_")
         X = as_frame(X, reset=False, estimator=self)

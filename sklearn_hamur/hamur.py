@@ -8,33 +8,42 @@ from sklearn.utils._param_validation import Interval
 
 from ._backbone_params import ADAPTED_UNITS
 from ._base import BaseMultiDomainClassifier, _is_positive_int_sequence
+from ._docstrings import fill_doc
 
 
+@fill_doc
 class HAMURClassifier(BaseMultiDomainClassifier):
     """HAMUR: Hyper Adapter for Multi-Domain Recommendation, as a scikit-learn classifier.
 
-    One MLP tower per domain on shared embeddings (the backbone of
-    :class:`MultiDomainClassifier`); the last ``n_adapters`` hidden blocks of every tower
-    are each followed by a domain-specific adapter cell, a bottleneck with a skip
-    connection and per-domain batch normalization, whose weights
-    ``W = U_d @ S @ V_d`` are generated for each row: ``S`` (``k x k``) comes from a
-    hyper-network shared by all domains, ``U_d`` and ``V_d`` belong to domain ``d``.
-    Training runs through a skorch
+    HAMUR [1]_ plugs domain-specific adapter cells into a multi-domain backbone (by
+    default :class:`~sklearn_hamur.MultiDomainClassifier`'s one MLP tower per domain on
+    shared embeddings): the last ``n_adapters`` hidden blocks of every tower are each
+    followed by an adapter, a bottleneck with a skip connection and per-domain batch
+    normalization, whose weights ``W = U_d @ S @ V_d`` are generated for each row:
+    ``S`` (``k x k``) comes from a hyper-network shared by all domains, ``U_d`` and
+    ``V_d`` belong to domain ``d``. ``X`` is a :class:`pandas.DataFrame` with a domain
+    column; training runs through a skorch
     :class:`~skorch.classifier.NeuralNetBinaryClassifier` (``net_``).
 
     Parameters
     ----------
-    domain_col, categorical_cols, numeric_cols, min_frequency, handle_unknown_domain
-        As in :class:`MultiDomainClassifier`.
-    backbone, hidden_units, bottom_units, tower_units, n_experts, expert_units, \
-n_levels, n_shared_experts, n_specific_experts, n_cross_layers, auxiliary_units
-        The multi-domain backbone the adapters plug into and its sizes, as in
-        :class:`MultiDomainClassifier`. The adapters follow the last ``n_adapters``
-        blocks of ``hidden_units`` (for "mlp", "wide_deep", "dcn", "dcn_v2",
-        "deepfm", "star") or of each domain's ``tower_units`` (for "shared_bottom",
-        "mmoe", "ple").
-    d_embedding : int, default=16
-        Embedding width of each categorical column.
+    %(domain_col)s
+    %(categorical_cols)s
+    %(numeric_cols)s
+    %(min_frequency)s
+    %(handle_unknown_domain)s
+    %(backbone)s
+    %(hidden_units)s
+    %(bottom_units)s
+    %(tower_units)s
+    %(n_experts)s
+    %(expert_units)s
+    %(n_levels)s
+    %(n_shared_experts)s
+    %(n_specific_experts)s
+    %(n_cross_layers)s
+    %(auxiliary_units)s
+    %(d_embedding)s
     adapter_rank : int, default=35
         ``k``, the side of the instance matrix ``S`` (reference MovieLens MLP: 35; the
         paper uses 25 to 65).
@@ -43,26 +52,49 @@ n_levels, n_shared_experts, n_specific_experts, n_cross_layers, auxiliary_units
     hyper_hidden_units : tuple of int, default=(64,)
         Hidden widths of the hyper-network.
     n_adapters : int, default=1
-        How many of the last hidden blocks of each tower get an adapter (reference:
-        1 on MovieLens, 2 on Ali-CCP).
+        How many of the last hidden blocks get an adapter (reference: 1 on MovieLens, 2
+        on Ali-CCP): blocks of ``hidden_units`` for ``"mlp"``, ``"wide_deep"``,
+        ``"dcn"``, ``"dcn_v2"``, ``"deepfm"`` and ``"star"``, of each domain's
+        ``tower_units`` for ``"shared_bottom"``, ``"mmoe"`` and ``"ple"``. At most the
+        number of those blocks.
     share_adapters : bool, default=False
         Share the adapter's U, V, biases and norm across domains, as the reference
         implementation does, instead of one set per domain, as the paper does.
-    dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, \
-validation_fraction, early_stopping_metric, patience, device, precision, compile, callbacks, \
-random_state, verbose, checkpoint_dir, warm_start
-        As in :class:`MultiDomainClassifier`.
+    %(dropout)s
+    %(lr)s
+    %(weight_decay)s
+    %(batch_size)s
+    %(max_epochs)s
+    %(early_stopping)s
+    %(validation_fraction)s
+    %(early_stopping_metric)s
+    %(patience)s
+    %(device)s
+    %(precision)s
+    %(compile)s
+    %(callbacks)s
+    %(random_state)s
+    %(verbose)s
+    %(checkpoint_dir)s
+    %(warm_start)s
 
     Attributes
     ----------
-    classes_, domains_, n_domains_, n_features_in_, feature_names_in_, encoder_, net_, \
-history_
-        As in :class:`MultiDomainClassifier`.
+    %(classes_)s
+    %(domains_)s
+    %(n_domains_)s
+    %(n_features_in_)s
+    %(feature_names_in_)s
+    %(encoder_)s
+    %(net_)s
+    %(history_)s
 
     See Also
     --------
-    MultiDomainClassifier : the same backbone without adapters (the paper's baseline).
-    MultiDomainEncoder : how the DataFrame is turned into model inputs.
+    sklearn_hamur.MultiDomainClassifier : The same backbones without adapters.
+    sklearn_hamur.MultiDomainEncoder : How the DataFrame is turned into model inputs.
+    sklearn_hamur.model_selection.hamur_search_space : Distributions for tuning it.
+    sklearn_hamur.modules.HyperAdapter : The adapter cell, as a torch module.
 
     Notes
     -----
@@ -74,8 +106,10 @@ history_
 
     References
     ----------
-    .. [1] Li, Yan, Zhao, Wang, Chen, Guo, Tang, "HAMUR: Hyper Adapter for Multi-Domain
-       Recommendation", CIKM 2023, pp. 1268-1277. arXiv:2309.06217.
+    .. [1] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", Proceedings of the 32nd ACM
+       International Conference on Information and Knowledge Management (CIKM 2023),
+       pp. 1268-1277. https://arxiv.org/abs/2309.06217
 
     Examples
     --------
@@ -83,8 +117,12 @@ history_
     >>> from sklearn_hamur.datasets import load_adult
     >>> X, y = load_adult(return_X_y=True)
     >>> clf = HAMURClassifier(max_epochs=2, random_state=0).fit(X[:3000], y[:3000])
+    >>> clf.n_domains_
+    4
     >>> clf.predict_proba(X[3000:3005]).shape
     (5, 2)
+    >>> type(clf.net_.module_.hypernetwork).__name__
+    'HyperNetwork'
     """
 
     _parameter_constraints: dict = {

@@ -47,7 +47,7 @@ def domain_scores(y_true, y_score, domains, metric=roc_auc_score, *, sample_weig
 
     Returns
     -------
-    scores : dict
+    dict
         Domain value to score, in sorted order of the domains. A domain whose rows hold
         a single class, where ``metric`` is undefined (it raises a ``ValueError`` or
         warns ``UndefinedMetricWarning``, as the AUC does), gets NaN instead of an
@@ -55,7 +55,9 @@ def domain_scores(y_true, y_score, domains, metric=roc_auc_score, *, sample_weig
 
     See Also
     --------
-    make_domain_scorer : a scorer that aggregates these scores over the domains.
+    sklearn_hamur.metrics.make_domain_scorer : A scorer that aggregates these scores over
+        the domains.
+    sklearn_hamur.metrics.aggregate_domain_scores : Combine these scores into one number.
 
     Examples
     --------
@@ -152,7 +154,7 @@ def aggregate_domain_scores(scores: dict, aggregate: str = "mean", weights=None)
     Parameters
     ----------
     scores : dict
-        Domain to score, as returned by :func:`domain_scores`.
+        Domain to score, as returned by :func:`~sklearn_hamur.metrics.domain_scores`.
     aggregate : {"mean", "min", "max", "weighted"}, default="mean"
         The unweighted (macro) mean, the smallest or largest score, or the mean
         weighted by ``weights``.
@@ -162,7 +164,12 @@ def aggregate_domain_scores(scores: dict, aggregate: str = "mean", weights=None)
     Returns
     -------
     float
-        NaN, with an ``UndefinedMetricWarning``, when no domain has a defined score.
+        The aggregate; NaN, with an ``UndefinedMetricWarning``, when no domain has a
+        defined score.
+
+    See Also
+    --------
+    sklearn_hamur.metrics.domain_scores : The per-domain scores to combine.
 
     Examples
     --------
@@ -201,11 +208,11 @@ def aggregate_domain_scores(scores: dict, aggregate: str = "mean", weights=None)
 
 
 def make_domain_scorer(metric="roc_auc", *, aggregate="mean", domain_col=None):
-    """A scorer that computes ``metric`` per domain and aggregates over the domains.
+    """Make a scorer that computes ``metric`` per domain and aggregates over the domains.
 
     Use it as ``scoring=`` in :func:`~sklearn.model_selection.cross_validate`,
     :class:`~sklearn.model_selection.GridSearchCV`, optuna-integration's
-    ``OptunaSearchCV`` or :func:`sklearn_hamur.model_selection.tune`. It is called as
+    ``OptunaSearchCV`` or :func:`~sklearn_hamur.model_selection.tune`. It is called as
     ``scorer(estimator, X, y)`` and scores ``estimator.predict_proba(X)[:, 1]`` (the
     probability of ``estimator.classes_[1]``) on the rows of each domain.
 
@@ -233,13 +240,14 @@ def make_domain_scorer(metric="roc_auc", *, aggregate="mean", domain_col=None):
 
     Returns
     -------
-    scorer : callable
+    callable
         ``scorer(estimator, X, y, sample_weight=None) -> float``, greater is better.
 
     See Also
     --------
-    domain_scorers : the usual set of these scorers, for multi-metric ``scoring``.
-    domain_scores : the per-domain scores themselves.
+    sklearn_hamur.metrics.domain_scorers : The usual set of these scorers, for
+        multi-metric ``scoring``.
+    sklearn_hamur.metrics.domain_scores : The per-domain scores themselves.
 
     Examples
     --------
@@ -276,12 +284,13 @@ def make_domain_scorer(metric="roc_auc", *, aggregate="mean", domain_col=None):
 
 
 def domain_scorers(domain_col=None) -> dict:
-    """The per-domain scorers, by name, for multi-metric ``scoring=``.
+    """Return the usual per-domain scorers, by name, for multi-metric ``scoring=``.
 
     Parameters
     ----------
     domain_col : str, int or None, default=None
-        As in :func:`make_domain_scorer`.
+        The column of ``X`` that holds each row's domain; ``None`` reads it from the
+        estimator, as in :func:`~sklearn_hamur.metrics.make_domain_scorer`.
 
     Returns
     -------
@@ -291,6 +300,10 @@ def domain_scorers(domain_col=None) -> dict:
         ``"neg_log_loss_mean"`` and ``"neg_log_loss_min"`` (the per-domain log loss,
         negated, macro-averaged and of the worst domain). Use one name as ``refit=`` in
         :class:`~sklearn.model_selection.GridSearchCV`.
+
+    See Also
+    --------
+    sklearn_hamur.metrics.make_domain_scorer : One such scorer, of your choice.
 
     Examples
     --------

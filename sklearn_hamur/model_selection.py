@@ -74,7 +74,8 @@ class DomainStratifiedKFold(BaseCrossValidator):
 
     See Also
     --------
-    sklearn.model_selection.StratifiedKFold : stratified on the label alone.
+    sklearn.model_selection.StratifiedKFold : Stratified on the label alone.
+    sklearn_hamur.metrics.make_domain_scorer : Per-domain scores for each fold.
 
     Notes
     -----
@@ -119,23 +120,41 @@ class DomainStratifiedKFold(BaseCrossValidator):
         self.random_state = random_state
 
     def get_n_splits(self, X=None, y=None, groups=None):
-        """The number of folds, ``n_splits``."""
+        """Return the number of folds, ``n_splits``.
+
+        Parameters
+        ----------
+        X : object, default=None
+            Ignored; present for API consistency.
+        y : object, default=None
+            Ignored; present for API consistency.
+        groups : object, default=None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        int
+            The number of folds.
+        """
         return self.n_splits
 
     def split(self, X, y, groups=None):
-        """Yield ``(train, test)`` row positions for each fold.
+        """Generate the row positions of the training and test rows of each fold.
 
         Parameters
         ----------
         X : pandas.DataFrame of shape (n_samples, n_columns)
-            Holds the domain column ``domain_col``.
+            Holds the domain column ``domain_col`` (or an array, with ``domain_col`` an
+            integer column position).
         y : array-like of shape (n_samples,)
             The labels.
-        groups : ignored
+        groups : object, default=None
+            Ignored; present for API consistency.
 
-        Yields
-        ------
-        train, test : ndarray of int
+        Returns
+        -------
+        generator of tuple of ndarray
+            One ``(train, test)`` pair of integer row positions per fold, in fold order.
         """
         return self._iter_folds(self._test_folds(X, y))
 
@@ -244,6 +263,13 @@ def hamur_search_space(backbone="mlp", *, adapters=True, prefix=""):
     Returns
     -------
     dict of str to optuna.distributions.BaseDistribution
+        Parameter name (with ``prefix``) to its distribution.
+
+    See Also
+    --------
+    sklearn_hamur.model_selection.tune : Tune an estimator over these distributions.
+    sklearn_hamur.model_selection.DecodedParamsClassifier : Decode the string-valued
+        widths for ``OptunaSearchCV``.
 
     Examples
     --------
@@ -283,6 +309,20 @@ def hamur_search_space(backbone="mlp", *, adapters=True, prefix=""):
 def encode_units(units) -> str:
     """Encode a tuple of widths as a string: ``(256, 128)`` -> ``"256-128"``.
 
+    Parameters
+    ----------
+    units : sequence of int
+        Layer widths, such as a value of ``hidden_units``.
+
+    Returns
+    -------
+    str
+        The widths joined by ``"-"``.
+
+    See Also
+    --------
+    sklearn_hamur.model_selection.decode_units : The inverse.
+
     Examples
     --------
     >>> from sklearn_hamur.model_selection import encode_units
@@ -295,7 +335,27 @@ def encode_units(units) -> str:
 def decode_units(value: str, name: str = "hidden_units") -> tuple:
     """Decode a string of widths: ``"256-128"`` -> ``(256, 128)``.
 
-    ``name`` is the parameter the value belongs to, for the error message.
+    Parameters
+    ----------
+    value : str
+        Positive widths separated by ``"-"``.
+    name : str, default="hidden_units"
+        The parameter the value belongs to, named in the error message.
+
+    Returns
+    -------
+    tuple of int
+        The widths.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a ``"-"``-separated list of positive integers.
+
+    See Also
+    --------
+    sklearn_hamur.model_selection.encode_units : The inverse.
+    sklearn_hamur.model_selection.decode_params : Decode every tuple parameter of a dict.
 
     Examples
     --------
@@ -327,6 +387,10 @@ def decode_params(params: dict) -> dict:
     -------
     dict
         A new dict, ready for ``estimator.set_params(**decoded)``.
+
+    See Also
+    --------
+    sklearn_hamur.model_selection.decode_units : Decode one value.
 
     Examples
     --------
@@ -367,10 +431,13 @@ class DecodedParamsClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
     estimator_ : classifier
         The fitted clone, with decoded parameters.
     classes_ : ndarray of shape (n_classes,)
+        The labels, ``estimator_.classes_``.
 
     See Also
     --------
-    tune : decodes the suggested values itself; it needs no wrapper.
+    sklearn_hamur.model_selection.tune : Decodes the suggested values itself; it needs no
+        wrapper.
+    sklearn_hamur.model_selection.hamur_search_space : String-encoded distributions.
 
     Examples
     --------
@@ -394,14 +461,17 @@ class DecodedParamsClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
 
         Parameters
         ----------
-        X, y
-            Passed to ``estimator.fit``.
-        **fit_params
+        X : pandas.DataFrame of shape (n_samples, n_columns)
+            Training data, passed to ``estimator.fit``.
+        y : array-like of shape (n_samples,)
+            Labels, passed to ``estimator.fit``.
+        **fit_params : dict
             Passed to ``estimator.fit`` (e.g. ``sample_weight``).
 
         Returns
         -------
         self
+            The fitted wrapper.
         """
         params = self.estimator.get_params(deep=True)
         decoded = {
@@ -417,19 +487,56 @@ class DecodedParamsClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         return self
 
     def predict(self, X):
-        """``estimator_.predict(X)``."""
+        """Predict the class of each row with the fitted clone, ``estimator_``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_columns)
+            Rows to classify.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``estimator_.predict(X)``.
+        """
         check_is_fitted(self)
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
-        """``estimator_.predict_proba(X)``."""
+        """Predict class probabilities with the fitted clone, ``estimator_``.
+
+        Only available when ``estimator`` has ``predict_proba``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_columns)
+            Rows to score.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            ``estimator_.predict_proba(X)``.
+        """
         check_is_fitted(self)
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
-        """``estimator_.decision_function(X)``."""
+        """Compute decision scores with the fitted clone, ``estimator_``.
+
+        Only available when ``estimator`` has ``decision_function``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_columns)
+            Rows to score.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``estimator_.decision_function(X)``.
+        """
         check_is_fitted(self)
         return self.estimator_.decision_function(X)
 

@@ -49,19 +49,25 @@ def _two_axes(ax, caller: str):
 class DomainMetricsDisplay:
     """Per-domain ROC curves and AUC bars of a binary classifier.
 
-    Build it with :meth:`from_estimator` or :meth:`from_predictions`, which also draw
-    it; :meth:`plot` draws it again (e.g. on other axes).
+    Build it with :meth:`~sklearn_hamur.plot.DomainMetricsDisplay.from_estimator` or
+    :meth:`~sklearn_hamur.plot.DomainMetricsDisplay.from_predictions`, which also draw
+    it; :meth:`~sklearn_hamur.plot.DomainMetricsDisplay.plot` draws it again (e.g. on
+    other axes).
 
     Parameters
     ----------
-    fpr, tpr : dict of domain to ndarray
-        Each domain's ROC curve (empty arrays where the AUC is undefined).
+    fpr : dict of domain to ndarray
+        Each domain's false positive rates (an empty array where the AUC is undefined).
+    tpr : dict of domain to ndarray
+        Each domain's true positive rates (an empty array where the AUC is undefined).
     roc_auc : dict of domain to float
         Each domain's AUC; NaN for a domain whose rows hold a single class.
     n_samples : dict of domain to int
         Each domain's number of rows.
-    overall_fpr, overall_tpr : ndarray
-        The ROC curve of all rows together.
+    overall_fpr : ndarray
+        The false positive rates of the ROC curve of all rows together.
+    overall_tpr : ndarray
+        The true positive rates of the ROC curve of all rows together.
     overall_auc : float
         The AUC of all rows together.
     estimator_name : str or None, default=None
@@ -71,12 +77,13 @@ class DomainMetricsDisplay:
     ----------
     ax_ : ndarray of two matplotlib Axes
         The ROC curves and the AUC bars.
-    figure_ : matplotlib Figure
+    figure_ : matplotlib.figure.Figure
+        The figure that holds them.
 
     See Also
     --------
-    sklearn_hamur.metrics.domain_scores : the per-domain numbers without a plot.
-    TrainingHistoryDisplay : learning curves per domain.
+    sklearn_hamur.metrics.domain_scores : The per-domain numbers without a plot.
+    sklearn_hamur.plot.TrainingHistoryDisplay : Learning curves per domain.
 
     Examples
     --------
@@ -139,6 +146,7 @@ class DomainMetricsDisplay:
         Returns
         -------
         DomainMetricsDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         domains = _domain_values(
             X, domain_col if domain_col is not None else _domain_col_of(estimator)
@@ -176,6 +184,7 @@ class DomainMetricsDisplay:
         Returns
         -------
         DomainMetricsDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         y_true = column_or_1d(np.asarray(y_true))
         y_score = column_or_1d(y_score)
@@ -304,22 +313,28 @@ class TrainingHistoryDisplay:
     Parameters
     ----------
     epochs : ndarray of int
+        The epoch numbers, from 1.
     train_loss : ndarray
-    valid_loss : ndarray or None
-    valid_auc : ndarray or None
-    valid_auc_per_domain : dict of domain to ndarray, or None
-        NaN in epochs where the domain's AUC was undefined.
+        The training loss of each epoch.
+    valid_loss : ndarray or None, default=None
+        The validation loss of each epoch; ``None`` without a validation split.
+    valid_auc : ndarray or None, default=None
+        The validation AUC of each epoch; ``None`` without a validation split.
+    valid_auc_per_domain : dict of domain to ndarray, or None, default=None
+        Each domain's validation AUC per epoch, NaN in epochs where it was undefined.
     estimator_name : str or None, default=None
+        Shown in the titles.
 
     Attributes
     ----------
     ax_ : ndarray of two matplotlib Axes
         The losses and the AUCs.
-    figure_ : matplotlib Figure
+    figure_ : matplotlib.figure.Figure
+        The figure that holds them.
 
     See Also
     --------
-    DomainMetricsDisplay : per-domain ROC curves on test data.
+    sklearn_hamur.plot.DomainMetricsDisplay : Per-domain ROC curves on test data.
 
     Examples
     --------
@@ -364,7 +379,8 @@ class TrainingHistoryDisplay:
         Parameters
         ----------
         estimator : fitted HAMURClassifier or MultiDomainClassifier
-            Or a fitted Pipeline, search or :class:`DecodedParamsClassifier` holding one.
+            Or a fitted Pipeline, search or
+            :class:`~sklearn_hamur.model_selection.DecodedParamsClassifier` holding one.
         name : str or None, default=None
             Shown in the titles; ``None`` uses the model's class name.
         ax : pair of matplotlib Axes or None, default=None
@@ -373,6 +389,7 @@ class TrainingHistoryDisplay:
         Returns
         -------
         TrainingHistoryDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         model = _final_estimator(estimator, fitted=True)
         if model is None or not hasattr(model, "history_"):
@@ -394,7 +411,7 @@ class TrainingHistoryDisplay:
 
         Parameters
         ----------
-        history : skorch.History or list of dict
+        history : skorch.history.History or list of dict
             One dict per epoch, as in ``estimator.history_``.
         domains : array-like or None, default=None
             Domain names by index (``estimator.domains_``), to label the per-domain
@@ -407,6 +424,7 @@ class TrainingHistoryDisplay:
         Returns
         -------
         TrainingHistoryDisplay
+            The display, drawn: ``ax_`` and ``figure_`` are set.
         """
         rows = list(history)
         if not rows:

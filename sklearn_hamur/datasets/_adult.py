@@ -41,7 +41,8 @@ def load_adult(*, domain="workclass", return_X_y=False, as_frame=True):
     """Load the UCI Adult census income data set with a domain column.
 
     Binary classification: does a person earn more than $50K a year? The 48,842 rows
-    of the merged ``adult.data`` and ``adult.test`` files ship with the package (CC BY
+    of the merged ``adult.data`` and ``adult.test`` files of the UCI data set [1]_,
+    extracted from the 1994 US census by Kohavi [2]_, ship with the package (CC BY
     4.0), so no download happens. Each row gets a ``domain`` (a group of rows that
     multi-domain models such as HAMUR treat as one scenario), built from one of the
     raw columns by the chosen scheme.
@@ -94,6 +95,12 @@ def load_adult(*, domain="workclass", return_X_y=False, as_frame=True):
 
     (data, target) : tuple if ``return_X_y`` is True
         ``data`` and ``target`` as described above.
+
+    See Also
+    --------
+    sklearn_hamur.datasets.make_multi_domain_classification : Synthetic multi-domain
+        data with a controllable domain shift.
+    sklearn_hamur.datasets.load_movielens : MovieLens ratings with age-group domains.
 
     Notes
     -----

@@ -54,8 +54,8 @@ _DESCR_FILE = "aliccp.rst"
 def load_aliccp(path, *, target="click", return_X_y=False, as_frame=True):
     """Load Ali-CCP (Taobao) CSV files with the scenario field ``301`` as the domain.
 
-    Binary classification of impressions: click (the default) or purchase. Reads CSV
-    files in the layout the HAMUR and torch-rechub preprocessing writes
+    Binary classification of impressions [1]_: click (the default) or purchase. Reads
+    CSV files in the layout the HAMUR [2]_ and torch-rechub preprocessing writes
     (``ali_ccp_{train,val,test}.csv``; samples of it in the shared data folder): a
     header with ``click``, ``purchase``, 22 label-encoded id fields, the scenario field
     ``301`` and 8 dense fields ``D*``. The domain is ``301``: values 1, 2, 3 become
@@ -92,13 +92,16 @@ def load_aliccp(path, *, target="click", return_X_y=False, as_frame=True):
         frame : DataFrame of shape (n_rows, 32) or None
             ``data`` with the target column; None if ``as_frame=False``.
         feature_names : list of str
+            The column names of ``data``, ``"domain"`` last.
         target_names : ndarray of shape (2,)
             ``["0", "1"]``.
         domain_names : ndarray of shape (3,)
             ``["301=1", "301=2", "301=3"]``, indexed by the domain value.
         DESCR : str
+            The full description of the data set.
 
     (data, target) : tuple if ``return_X_y`` is True
+        ``data`` and ``target`` as described above.
 
     Raises
     ------
@@ -108,6 +111,11 @@ def load_aliccp(path, *, target="click", return_X_y=False, as_frame=True):
         If a file lacks one of the layout's columns (for example, because of a wrong
         separator), holds an empty or non-numeric value, a label other than 0/1, or a
         ``301`` value other than 1, 2, 3.
+
+    See Also
+    --------
+    sklearn_hamur.datasets.load_movielens : MovieLens ratings with age-group domains.
+    sklearn_hamur.datasets.load_douban : Douban interactions in three product domains.
 
     Notes
     -----

@@ -33,7 +33,7 @@ def load_douban(path, *, split="all", return_X_y=False, as_frame=True):
     """Load the Douban music / book / movie interactions, one domain per product.
 
     Binary classification of user-item interactions in three domains: music (0), book
-    (1) and movie (2), with the files of the Diff-MSR preprocessing
+    (1) and movie (2), with the files of the Diff-MSR preprocessing [1]_
     (``douban_<domain>_<split>.csv``, header ``0,1,2,3`` = domain_id, user_id,
     item_id, label). Users are shared across domains; item ids are disjoint per domain.
     The files are not redistributed with this package: pass their folder.
@@ -74,6 +74,7 @@ def load_douban(path, *, split="all", return_X_y=False, as_frame=True):
         frame : DataFrame of shape (n_rows, 4) or None
             ``data`` with the ``label`` column; None if ``as_frame=False``.
         feature_names : list of str
+            The column names of ``data``, ``"domain"`` last.
         target_names : ndarray of shape (2,)
             ``["0", "1"]``.
         domain_names : ndarray of shape (3,)
@@ -83,8 +84,10 @@ def load_douban(path, *, split="all", return_X_y=False, as_frame=True):
         missing_files : list of str
             The files of ``split`` that were not found (and skipped).
         DESCR : str
+            The full description of the data set.
 
     (data, target) : tuple if ``return_X_y`` is True
+        ``data`` and ``target`` as described above.
 
     Raises
     ------
@@ -94,6 +97,11 @@ def load_douban(path, *, split="all", return_X_y=False, as_frame=True):
         If a file lacks a column of the header ``0,1,2,3`` (for example, a wrong
         separator), holds a non-integer value, a label other than 0/1, or a domain id
         other than its own.
+
+    See Also
+    --------
+    sklearn_hamur.datasets.load_movielens : MovieLens ratings with age-group domains.
+    sklearn_hamur.datasets.load_aliccp : Ali-CCP impressions in three scenarios.
 
     Notes
     -----

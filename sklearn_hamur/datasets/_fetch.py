@@ -44,7 +44,7 @@ ARCHIVES = {
 
 
 def get_data_home(data_home=None) -> Path:
-    """The cache folder of downloaded data sets, created if needed.
+    """Return the cache folder of downloaded data sets, created if needed.
 
     ``data_home`` if given, else the ``SKLEARN_HAMUR_DATA_HOME`` environment variable,
     else ``~/sklearn_hamur_data``.
@@ -52,10 +52,16 @@ def get_data_home(data_home=None) -> Path:
     Parameters
     ----------
     data_home : str or os.PathLike, default=None
+        The folder to use; ``~`` is expanded. ``None`` picks the default above.
 
     Returns
     -------
     pathlib.Path
+        The folder, which exists.
+
+    See Also
+    --------
+    sklearn_hamur.datasets.fetch_movielens : Downloads into this folder.
 
     Examples
     --------
@@ -86,16 +92,16 @@ def fetch_movielens(
     The official zip archive is fetched into ``<data_home>/movielens/`` on the first
     call, its SHA-256 checked against the published archive's, and its three data files
     unpacked beside it; later calls read the unpacked files and need no network. The
-    result is that of :func:`load_movielens` (domain = user age group, label =
-    rating > 3). By downloading you accept the GroupLens usage licence (research use,
-    acknowledgement, no redistribution), printed in the archive's README.
+    result is that of :func:`~sklearn_hamur.datasets.load_movielens` (domain = user age
+    group, label = rating > 3). By downloading you accept the GroupLens usage licence
+    (research use, acknowledgement, no redistribution), printed in the archive's README.
 
     Parameters
     ----------
     variant : {"100k", "1m"}, default="100k"
         Which MovieLens release.
     data_home : str or os.PathLike, default=None
-        The cache folder; see :func:`get_data_home`.
+        The cache folder; see :func:`~sklearn_hamur.datasets.get_data_home`.
     download_if_missing : bool, default=True
         If False, raise a FileNotFoundError instead of downloading when the files are
         not in the cache.
@@ -103,13 +109,17 @@ def fetch_movielens(
         Where to download ``ml-<variant>.zip`` from: a mirror of
         https://files.grouplens.org/datasets/movielens/ (the default). The checksum is
         verified whatever the source.
-    return_X_y, as_frame : bool
-        As in :func:`load_movielens`.
+    return_X_y : bool, default=False
+        If True, return ``(data, target)`` instead of a Bunch.
+    as_frame : bool, default=True
+        If True, ``data`` is a DataFrame and ``target``, ``domain`` are Series; if False,
+        numpy arrays and ``frame`` is None.
 
     Returns
     -------
-    Bunch or (data, target)
-        As in :func:`load_movielens`.
+    sklearn.utils.Bunch or tuple
+        As in :func:`~sklearn_hamur.datasets.load_movielens`: a Bunch, or
+        ``(data, target)`` if ``return_X_y`` is True.
 
     Raises
     ------
@@ -122,7 +132,8 @@ def fetch_movielens(
 
     See Also
     --------
-    load_movielens : load the files from a folder of your own.
+    sklearn_hamur.datasets.load_movielens : Load the files from a folder of your own.
+    sklearn_hamur.datasets.get_data_home : The cache folder.
 
     Examples
     --------

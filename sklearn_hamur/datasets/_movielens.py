@@ -86,12 +86,12 @@ _INT_RATINGS = {"user_id": "int64", "movie_id": "int64", "rating": "int64", "tim
 def load_movielens(path, *, variant="100k", return_X_y=False, as_frame=True):
     """Load MovieLens 100K or 1M ratings with HAMUR's user-age-group domains.
 
-    Binary classification: did the user rate the movie above 3 stars? One row per
-    rating. The ``domain`` of a row is the age group of its user, as in the HAMUR
-    paper's MovieLens experiments: under 25 (domain 0), 25 to 34 (domain 1), 35 and
-    over (domain 2). The files are not redistributed with this package (GroupLens
+    Binary classification: did the user rate the movie above 3 stars? One row per rating of
+    the MovieLens data [1]_. The ``domain`` of a row is the age group of its user, as in the
+    HAMUR paper's MovieLens experiments [2]_: under 25 (domain 0), 25 to 34 (domain 1), 35
+    and over (domain 2). The files are not redistributed with this package (GroupLens
     licence): download them from https://grouplens.org/datasets/movielens/ and pass the
-    unpacked folder, or use :func:`fetch_movielens`.
+    unpacked folder, or use :func:`~sklearn_hamur.datasets.fetch_movielens`.
 
     Read more in the ``DESCR`` of the returned bunch.
 
@@ -137,6 +137,7 @@ def load_movielens(path, *, variant="100k", return_X_y=False, as_frame=True):
             The full description of the data set.
 
     (data, target) : tuple if ``return_X_y`` is True
+        ``data`` and ``target`` as described above.
 
     Raises
     ------
@@ -148,7 +149,7 @@ def load_movielens(path, *, variant="100k", return_X_y=False, as_frame=True):
 
     See Also
     --------
-    fetch_movielens : download the archive once, then load it.
+    sklearn_hamur.datasets.fetch_movielens : Download the archive once, then load it.
 
     Notes
     -----

@@ -71,7 +71,8 @@ def make_multi_domain_classification(
 
     See Also
     --------
-    load_movielens, load_douban, load_aliccp : real multi-domain data.
+    sklearn_hamur.datasets.load_adult : Real multi-domain data, bundled.
+    sklearn_hamur.datasets.load_movielens : Real multi-domain data, from GroupLens.
 
     Examples
     --------

@@ -21,8 +21,9 @@ def apply_instance_matrix(z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
 
 
 class HyperAdapter(nn.Module):
-    """One domain's adapter cell (HAMUR, Section 3.2), with weights from the hyper-network.
+    """One domain's adapter cell of HAMUR, with weights from the hyper-network.
 
+    The adapter cell of HAMUR [1]_ (Section 3.2):
     ``h + DomainNorm(up(sigmoid(down(h))))`` where ``down`` uses ``W = U_down S V_down``
     (``d_in -> d_bottleneck``) and ``up`` uses ``W = U_up S V_up``
     (``d_bottleneck -> d_in``); ``S`` is the row's instance matrix from
@@ -39,14 +40,30 @@ class HyperAdapter(nn.Module):
     rank : int
         ``k``, the side of the instance matrix.
 
-    Shape
+    See Also
+    --------
+    sklearn_hamur.modules.HyperNetwork : Writes the instance matrices ``S``.
+    sklearn_hamur.modules.backbones.apply_adapters : Applies every domain's adapter to
+        its rows at once.
+    sklearn_hamur.HAMURClassifier : The estimator built on these cells.
+
+    Notes
     -----
-    - ``h``: ``(n, d_in)``
-    - ``s``: ``(n, rank, rank)``
-    - Output: ``(n, d_in)``
+    The generated weight ``U @ S @ V`` is never formed: ``forward`` computes
+    ``((h @ U) @ S) @ V``, ``O(m k + k^2 + k s)`` per row instead of ``O(m k s)``. The
+    ``project_*`` methods expose the steps, so a multi-domain model can multiply every
+    domain's rows by ``S`` in one batched call.
+
+    References
+    ----------
+    .. [1] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import HyperAdapter
     >>> adapter = HyperAdapter(d_in=16, d_bottleneck=4, rank=3)
     >>> adapter(torch.randn(2, 16), torch.eye(3).expand(2, 3, 3)).shape
     torch.Size([2, 16])
@@ -68,6 +85,7 @@ class HyperAdapter(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw new factors ``U``, ``V`` and zero biases, and reset the norm."""
         # NOTE[DIFF]: the reference starts U and V as all ones. Variance-preserving
         # Gaussian factors make U @ I @ V behave like a freshly initialised linear layer.
         for u, v in ((self.u_down, self.v_down), (self.u_up, self.v_up)):
@@ -83,18 +101,82 @@ class HyperAdapter(nn.Module):
     # NOTE[DIFF]: the reference materialises a (batch, m, s) weight tensor with einsum.
 
     def project_down_in(self, h: torch.Tensor) -> torch.Tensor:
+        """Project the input onto the ``k`` dimensions of ``S``: ``h @ U_down``.
+
+        Parameters
+        ----------
+        h : torch.Tensor of shape (n, d_in)
+            The hidden representation the adapter is applied to.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, rank)
+            ``h @ U_down``.
+        """
         return h @ self.u_down
 
     def project_down_out(self, z: torch.Tensor) -> torch.Tensor:
+        """Finish the down-projection: ``sigmoid(z @ V_down + b_down)``.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (n, rank)
+            ``h @ U_down @ S``, row by row.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, d_bottleneck)
+            The bottleneck activations.
+        """
         return torch.sigmoid(torch.addmm(self.bias_down, z, self.v_down))
 
     def project_up_in(self, z: torch.Tensor) -> torch.Tensor:
+        """Project the bottleneck onto the ``k`` dimensions of ``S``: ``z @ U_up``.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (n, d_bottleneck)
+            The bottleneck activations.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, rank)
+            ``z @ U_up``.
+        """
         return z @ self.u_up
 
     def project_up_out(self, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """Finish the up-projection and add the skip connection.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (n, rank)
+            The bottleneck's ``z @ U_up @ S``, row by row.
+        h : torch.Tensor of shape (n, d_in)
+            The adapter's input.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, d_in)
+            ``h + DomainNorm(z @ V_up + b_up)``.
+        """
         return h + self.domain_norm(torch.addmm(self.bias_up, z, self.v_up))
 
     def forward(self, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Apply the adapter to the rows of one domain.
+
+        Parameters
+        ----------
+        h : torch.Tensor of shape (n, d_in)
+            The hidden representation of ``n`` rows.
+        s : torch.Tensor of shape (n, rank, rank)
+            Each row's instance matrix ``S``.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, d_in)
+            ``h`` plus the adapter's normalized output.
+        """
         z = self.project_down_out(apply_instance_matrix(self.project_down_in(h), s))
         z = apply_instance_matrix(self.project_up_in(z), s)
         return self.project_up_out(z, h)
@@ -108,11 +190,47 @@ def apply_adapters(
 ) -> list[tuple[int, torch.Tensor]]:
     """Apply ``adapters[i]`` to the rows ``hs[i]``, multiplying by ``S`` once for the batch.
 
-    ``hs`` holds every present domain's rows in sorted order (as :meth:`DomainGroups.split`
-    gives them), so joining them lines up with the rows of ``s``, the ``(n, k, k)``
-    instance matrices of the whole sorted batch. Only the k-wide projections are joined
-    and split per domain; splitting the instance matrices instead would copy them again
-    in the backward pass.
+    ``hs`` holds every present domain's rows in sorted order (as
+    :meth:`~sklearn_hamur.modules.DomainGroups.split` gives them), so joining them lines
+    up with the rows of ``s``, the instance matrices of the whole sorted batch. Only the
+    k-wide projections are joined and split per domain; splitting the instance matrices
+    instead would copy them again in the backward pass.
+
+    Parameters
+    ----------
+    adapters : sequence of HyperAdapter
+        One :class:`~sklearn_hamur.modules.HyperAdapter` per entry of ``hs``: the
+        adapter of that entry's domain.
+    hs : list of tuple of (int, torch.Tensor)
+        ``(d, rows_of_d)`` for every domain present in the batch, in domain order; each
+        tensor has shape ``(n_d, d_in)``.
+    s : torch.Tensor of shape (n, rank, rank)
+        The instance matrices of the whole batch, rows sorted by domain.
+    groups : DomainGroups
+        The batch's :class:`~sklearn_hamur.modules.DomainGroups`.
+
+    Returns
+    -------
+    list of tuple of (int, torch.Tensor)
+        ``(d, adapted_rows_of_d)``, in the order of ``hs``, shapes unchanged.
+
+    See Also
+    --------
+    sklearn_hamur.modules.HyperAdapter : One adapter applied to one domain's rows.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import DomainGroups, HyperAdapter
+    >>> from sklearn_hamur.modules.backbones import apply_adapters
+    >>> _ = torch.manual_seed(0)
+    >>> adapters = [HyperAdapter(d_in=4, d_bottleneck=2, rank=3) for _ in range(2)]
+    >>> groups = DomainGroups(torch.tensor([1, 0, 1]), n_domains=2)
+    >>> h = groups.sort(torch.randn(3, 4))
+    >>> s = torch.eye(3).expand(3, 3, 3)
+    >>> out = apply_adapters(adapters, groups.split(h), s, groups)
+    >>> [(d, tuple(rows.shape)) for d, rows in out]
+    [(0, (1, 4)), (1, (2, 4))]
     """
     z = groups.concat([a.project_down_in(h) for a, (_, h) in zip(adapters, hs)])
     z_down = groups.split(apply_instance_matrix(z, s))

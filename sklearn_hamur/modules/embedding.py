@@ -11,7 +11,6 @@ from torch import nn
 class FeatureEmbedding(nn.Module):
     """Look up one embedding per categorical field and append the numeric values.
 
-
     All fields share one table, addressed through per-field offsets, so the lookup is a
     single gather whatever the number of fields.
 
@@ -25,14 +24,20 @@ class FeatureEmbedding(nn.Module):
     n_numeric : int
         Number of numeric fields, used as values.
 
-    Shape
-    -----
-    - ``x_cat``: ``(n, len(cardinalities))``, int64 indices local to each field
-    - ``x_num``: ``(n, n_numeric)``, float32
-    - Output: ``(n, d_out)`` with ``d_out = len(cardinalities) * d_embedding + n_numeric``
+    Attributes
+    ----------
+    d_out : int
+        Width of the output, ``len(cardinalities) * d_embedding + n_numeric``.
+
+    See Also
+    --------
+    sklearn_hamur.MultiDomainEncoder : Encodes a DataFrame into ``x_cat`` and ``x_num``.
+    sklearn_hamur.modules.MultiDomainMLP : A model built on this embedding.
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import FeatureEmbedding
     >>> emb = FeatureEmbedding(cardinalities=[5, 7], d_embedding=4, n_numeric=3)
     >>> emb(torch.tensor([[1, 6]]), torch.zeros(1, 3)).shape
     torch.Size([1, 11])
@@ -52,11 +57,27 @@ class FeatureEmbedding(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw new embeddings from a normal distribution with standard deviation 0.01."""
         # Small random vectors (the reference's torch-rechub layer uses a similar scale);
         # the normalized blocks after it make the exact scale unimportant.
         nn.init.normal_(self.embedding.weight, std=0.01)
 
     def forward(self, x_cat: torch.Tensor, x_num: torch.Tensor) -> torch.Tensor:
+        """Concatenate the embeddings of every categorical field and the numeric values.
+
+        Parameters
+        ----------
+        x_cat : torch.Tensor of shape (n, len(cardinalities))
+            Integer indices, local to each field (``0 .. cardinalities[j] - 1``).
+        x_num : torch.Tensor of shape (n, n_numeric)
+            Numeric values, float32.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, d_out)
+            Field ``j``'s embedding in columns ``j * d_embedding`` onwards, then the
+            numeric values.
+        """
         parts = []
         if self.n_categorical:
             parts.append(self.embedding(x_cat + self.offsets).flatten(1))

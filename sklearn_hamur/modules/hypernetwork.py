@@ -15,7 +15,7 @@ from .mlp import MLP
 class HyperNetwork(nn.Module):
     """Map each row's input representation to ``n_matrices`` matrices of size ``k x k``.
 
-    ``S = reshape(HyperMLP(e), k x k)`` in the HAMUR paper (Section 3.3): the matrix
+    ``S = reshape(HyperMLP(e), k x k)`` in the HAMUR paper [1]_ (Section 3.3): the matrix
     that, between the domain-specific factors ``U`` and ``V``, turns them into
     instance-specific adapter weights. One hyper-network serves every adapter and
     every domain, and runs once per batch; ``n_matrices`` is the number of adapters
@@ -32,13 +32,26 @@ class HyperNetwork(nn.Module):
     n_matrices : int
         How many matrices to write per row.
 
-    Shape
+    See Also
+    --------
+    sklearn_hamur.modules.HyperAdapter : The adapter cell that uses each matrix.
+
+    Notes
     -----
-    - Input: ``(n, d_in)``
-    - Output: a list of ``n_matrices`` tensors of shape ``(n, rank, rank)``
+    At initialisation every matrix is the identity plus a small row-dependent term, so
+    an adapter starts as an ordinary low-rank bottleneck ``U @ V`` that the
+    hyper-network then modulates.
+
+    References
+    ----------
+    .. [1] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import HyperNetwork
     >>> net = HyperNetwork(d_in=10, d_hidden=[8], rank=3, n_matrices=2)
     >>> [s.shape for s in net(torch.randn(5, 10))]
     [torch.Size([5, 3, 3]), torch.Size([5, 3, 3])]
@@ -59,6 +72,7 @@ class HyperNetwork(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Start every head at the identity matrix plus a small random term."""
         # NOTE[DIFF]: the reference starts U and V as all ones, so every generated weight
         # starts constant. Here S starts as the identity plus a small instance-dependent
         # term (per-entry std about 0.5 / sqrt(k)), so at initialisation the adapter is an
@@ -69,6 +83,18 @@ class HyperNetwork(nn.Module):
                 head.bias.copy_(torch.eye(self.rank).flatten())
 
     def forward(self, e: torch.Tensor) -> list[torch.Tensor]:
+        """Write the instance matrices of every row.
+
+        Parameters
+        ----------
+        e : torch.Tensor of shape (n, d_in)
+            The input representation of each row (the concatenated embeddings).
+
+        Returns
+        -------
+        list of torch.Tensor
+            ``n_matrices`` tensors of shape ``(n, rank, rank)``, one per adapter.
+        """
         hidden = self.body(e)
         return [head(hidden).view(-1, self.rank, self.rank) for head in self._heads()]
 

@@ -38,16 +38,30 @@ class MLP(nn.Module):
     dropout : float
         Dropout rate after each block's activation.
 
-    Shape
-    -----
-    - Input: ``(n, d_in)``
-    - Output: ``(n, d_out)``, or ``(n, d_hidden[-1])`` when headless
+    Attributes
+    ----------
+    blocks : torch.nn.ModuleList
+        The hidden blocks, each a :class:`torch.nn.Sequential` of ``linear``, ``norm``
+        (a :class:`~sklearn_hamur.modules.BatchNorm`), ``activation`` (ReLU) and
+        ``dropout``.
+    d_hidden_out : int
+        Width of the last hidden block's output (``d_in`` without hidden blocks).
+    head : torch.nn.Linear or None
+        The linear head; ``None`` when headless.
+
+    See Also
+    --------
+    sklearn_hamur.modules.MultiDomainMLP : One MLP tower per domain.
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import MLP
     >>> mlp = MLP(d_in=8, d_hidden=[16, 4], d_out=1, dropout=0.0)
     >>> mlp(torch.randn(3, 8)).shape
     torch.Size([3, 1])
+    >>> [name for name, _ in mlp.blocks[0].named_children()]
+    ['linear', 'norm', 'activation', 'dropout']
     """
 
     def __init__(
@@ -62,6 +76,18 @@ class MLP(nn.Module):
         self.head = None if d_out is None else nn.Linear(widths[-1], d_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the hidden blocks, then the head if there is one.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, d_in)
+            The input rows.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n, d_out)``, or ``(n, d_hidden[-1])`` when headless.
+        """
         for block in self.blocks:
             x = block(x)
         return x if self.head is None else self.head(x)

@@ -8,6 +8,7 @@ from typing import cast
 import torch
 from torch import nn
 
+from .._docstrings import fill_doc
 from .adapter import HyperAdapter, apply_adapters
 from .embedding import FeatureEmbedding
 from .hypernetwork import HyperNetwork
@@ -18,15 +19,15 @@ from .routing import DomainGroups, average_unknown_domains
 class MultiDomainMLP(nn.Module):
     """Shared embeddings, one MLP tower per domain, and optional HAMUR adapter cells.
 
-    With ``n_adapters=0`` this is the paper's "pure backbone"; with ``n_adapters > 0``
-    the last ``n_adapters`` hidden blocks of every tower are each followed by a
-    :class:`HyperAdapter` whose instance matrices come from one shared
-    :class:`HyperNetwork` (HAMUR, Li et al., CIKM 2023).
+    With ``n_adapters=0`` this is the "pure backbone" of the HAMUR paper [1]_; with
+    ``n_adapters > 0`` the last ``n_adapters`` hidden blocks of every tower are each
+    followed by a :class:`~sklearn_hamur.modules.HyperAdapter` whose instance matrices
+    come from one shared :class:`~sklearn_hamur.modules.HyperNetwork`.
 
     The hyper-network runs once per batch on every row; each tower and its adapters
     run only on the rows of their own domain. A row whose domain index is
-    ``UNKNOWN_DOMAIN`` (-1) gets the logit of the mean probability over all domain
-    paths.
+    ``sklearn_hamur.modules.UNKNOWN_DOMAIN`` (-1) gets the logit of the mean
+    probability over all domain paths.
 
     Parameters
     ----------
@@ -36,32 +37,40 @@ class MultiDomainMLP(nn.Module):
         Number of numeric fields.
     n_domains : int
         Number of domains (towers).
-    d_embedding : int
+    d_embedding : int, default=16
         Embedding width per categorical field.
-    d_hidden : sequence of int
+    d_hidden : sequence of int, default=(256, 128)
         Hidden widths of each tower (reference MovieLens: ``[256, 128]``).
-    dropout : float
+    dropout : float, default=0.2
         Dropout rate in the towers.
-    n_adapters : int
+    n_adapters : int, default=0
         How many of the last hidden blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int
+    adapter_rank : int, default=35
         ``k``, side of the instance matrix.
-    d_adapter : int
+    d_adapter : int, default=32
         Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int
+    d_hyper_hidden : sequence of int, default=(64,)
         Hidden widths of the hyper-network.
-    share_adapters : bool
+    share_adapters : bool, default=False
         Share U, V, biases and the norm across domains (the reference implementation)
         instead of one set per domain (the paper).
 
-    Shape
-    -----
-    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
-      ``domain``: ``(n,)`` int64
-    - Output: ``(n,)`` logits
+    See Also
+    --------
+    sklearn_hamur.MultiDomainClassifier : Trains this module (``backbone="mlp"``).
+    sklearn_hamur.HAMURClassifier : Trains it with adapters.
+    sklearn_hamur.modules.make_backbone : Build it, or another backbone, by name.
+
+    References
+    ----------
+    .. [1] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import MultiDomainMLP
     >>> model = MultiDomainMLP(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...                        d_hidden=[8, 8], dropout=0.0, n_adapters=1)
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
@@ -113,6 +122,7 @@ class MultiDomainMLP(nn.Module):
                 for _ in range(n_sets)
             )
 
+    @fill_doc
     def forward(
         self,
         x_cat: torch.Tensor,
@@ -120,7 +130,20 @@ class MultiDomainMLP(nn.Module):
         domain: torch.Tensor,
         domain_counts: list[int] | None = None,
     ) -> torch.Tensor:
-        """Logits; ``domain_counts`` says the rows are sorted by domain (training batches)."""
+        """Compute the logit of each row with its own domain's tower.
+
+        Parameters
+        ----------
+        %(x_cat)s
+        %(x_num)s
+        %(domain)s
+        %(domain_counts)s
+
+        Returns
+        -------
+        torch.Tensor of shape (n,)
+            The logits, in the order of the input rows.
+        """
         if domain_counts is not None:
             return self._forward_known(x_cat, x_num, domain, domain_counts)
         if not torch.all(domain >= 0):  # host sync; only evaluation can see unknown domains

@@ -1,6 +1,6 @@
 """Multi-domain backbones, each usable with or without HAMUR's adapters.
 
-Every backbone is an ``nn.Module`` with the forward signature of
+Every backbone is a :class:`torch.nn.Module` with the forward signature of
 :class:`~sklearn_hamur.modules.MultiDomainMLP`, ``forward(x_cat, x_num, domain)`` ->
 ``(n,)`` logits, keyword-only constructors taking ``cardinalities``, ``n_numeric``,
 ``n_domains``, ``d_embedding``, its own hyper-parameters and the HAMUR options
@@ -44,13 +44,15 @@ def make_backbone(name: str, **kwargs: Any) -> nn.Module:
     Parameters
     ----------
     name : str
-        One of the keys of :data:`BACKBONES`.
-    **kwargs
+        One of the keys of ``BACKBONES``: ``"mlp"``, ``"wide_deep"``, ``"dcn"``,
+        ``"dcn_v2"``, ``"deepfm"``, ``"shared_bottom"``, ``"mmoe"``, ``"ple"``,
+        ``"star"``.
+    **kwargs : dict
         The backbone's constructor arguments.
 
     Returns
     -------
-    module : nn.Module
+    torch.nn.Module
         The backbone.
 
     Raises
@@ -58,8 +60,14 @@ def make_backbone(name: str, **kwargs: Any) -> nn.Module:
     ValueError
         If ``name`` is not a registered backbone; the message lists the valid names.
 
+    See Also
+    --------
+    sklearn_hamur.modules.MultiDomainMLP : The ``"mlp"`` backbone.
+    sklearn_hamur.MultiDomainClassifier : Picks a backbone with ``backbone=name``.
+
     Examples
     --------
+    >>> from sklearn_hamur.modules import make_backbone
     >>> model = make_backbone("dcn", cardinalities=[10], n_numeric=1, n_domains=2,
     ...                       d_embedding=4, d_hidden=[8], n_adapters=1)
     >>> type(model).__name__

@@ -8,6 +8,7 @@ from typing import cast
 import torch
 from torch import nn
 
+from ..._docstrings import fill_doc
 from ..adapter import HyperAdapter, apply_adapters
 from ..embedding import FeatureEmbedding
 from ..hypernetwork import HyperNetwork
@@ -21,10 +22,11 @@ DomainChunks = list[tuple[int, torch.Tensor]]
 class AdaptedBackbone(nn.Module):
     """Base of the backbones: shared embedding, optional HAMUR adapters, unknown domains.
 
-    A subclass builds its layers, then calls :meth:`_init_adapters` last (so that, for a
-    given seed, its own parameters start the same with and without adapters), and
-    implements :meth:`_forward_known`, the forward pass for rows of known domains.
-    :meth:`forward` gives each row of ``UNKNOWN_DOMAIN`` (-1) the logit of the mean
+    The machinery every backbone shares to carry the adapters of HAMUR [1]_. A subclass
+    builds its layers, then calls ``_init_adapters`` last (so that, for a given seed, its
+    own parameters start the same with and without adapters), and implements
+    ``_forward_known``, the forward pass for rows of known domains. :meth:`forward` gives
+    each row of ``sklearn_hamur.modules.UNKNOWN_DOMAIN`` (-1) the logit of the mean
     probability over every domain's path.
 
     Adapter ``j`` follows hidden layer ``first_adapted_block + j`` of the part the
@@ -43,11 +45,35 @@ class AdaptedBackbone(nn.Module):
     d_embedding : int
         Embedding width per categorical field.
 
-    Shape
-    -----
-    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
-      ``domain``: ``(n,)`` int64
-    - Output: ``(n,)`` logits
+    See Also
+    --------
+    sklearn_hamur.modules.make_backbone : Build a backbone by name.
+    sklearn_hamur.modules.HyperAdapter : The adapter cell.
+
+    References
+    ----------
+    .. [1] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
+
+    Examples
+    --------
+    Every backbone derives from it, and averages over the domains for a row of an
+    unknown domain:
+
+    >>> import torch
+    >>> from sklearn_hamur.modules import make_backbone
+    >>> from sklearn_hamur.modules.backbones import AdaptedBackbone
+    >>> _ = torch.manual_seed(0)
+    >>> model = make_backbone("wide_deep", cardinalities=[10], n_numeric=1, n_domains=2,
+    ...                       d_embedding=4, d_hidden=[8], dropout=0.0).eval()
+    >>> isinstance(model, AdaptedBackbone)
+    True
+    >>> x_cat, x_num = torch.tensor([[3], [3]]), torch.zeros(2, 1)
+    >>> both = torch.sigmoid(model(x_cat, x_num, torch.tensor([0, 1])))
+    >>> unknown = torch.sigmoid(model(x_cat[:1], x_num[:1], torch.tensor([-1])))
+    >>> bool(torch.allclose(unknown, both.mean(), atol=1e-6))
+    True
     """
 
     def __init__(
@@ -100,6 +126,7 @@ class AdaptedBackbone(nn.Module):
             for _ in range(n_sets)
         )
 
+    @fill_doc
     def forward(
         self,
         x_cat: torch.Tensor,
@@ -107,7 +134,20 @@ class AdaptedBackbone(nn.Module):
         domain: torch.Tensor,
         domain_counts: list[int] | None = None,
     ) -> torch.Tensor:
-        """Logits; ``domain_counts`` says the rows are sorted by domain (training batches)."""
+        """Compute the logit of each row with its own domain's layers.
+
+        Parameters
+        ----------
+        %(x_cat)s
+        %(x_num)s
+        %(domain)s
+        %(domain_counts)s
+
+        Returns
+        -------
+        torch.Tensor of shape (n,)
+            The logits, in the order of the input rows.
+        """
         if domain_counts is not None:
             return self._forward_known(x_cat, x_num, domain, domain_counts)
         if not torch.all(domain >= 0):  # host sync; only evaluation can see unknown domains

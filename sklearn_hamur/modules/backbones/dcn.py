@@ -93,13 +93,13 @@ class CrossNetworkV2(nn.Module):
 class DCN(AdaptedBackbone):
     """Deep & Cross Network (Wang et al., 2017) with per-domain heads and HAMUR adapters.
 
-    ``logit = head_d([cross(e), adapter_d(deep(e))])``: a cross network and a deep MLP
-    both read the concatenated embeddings ``e``, are shared by all domains and run once
+    DCN [1]_: ``logit = head_d([cross(e), adapter_d(deep(e))])``: a cross network and a deep
+    MLP both read the concatenated embeddings ``e``, are shared by all domains and run once
     on the whole batch; their outputs are concatenated and fed to domain ``d``'s linear
-    head. With ``n_adapters > 0``, domain ``d``'s adapters follow the last
-    ``n_adapters`` deep blocks on its rows only; ``n_adapters=1`` is the paper's
-    placement: on the deep part's output, then concatenated with the cross network's
-    output (HAMUR, Li et al., CIKM 2023). :class:`DCNV2` swaps in full-rank cross layers.
+    head. With ``n_adapters > 0``, domain ``d``'s adapters follow the last ``n_adapters``
+    deep blocks on its rows only; ``n_adapters=1`` is the paper's placement: on the deep
+    part's output, then concatenated with the cross network's output (HAMUR [2]_).
+    :class:`~sklearn_hamur.modules.DCNV2` swaps in full-rank cross layers.
 
     Parameters
     ----------
@@ -109,38 +109,45 @@ class DCN(AdaptedBackbone):
         Number of numeric fields.
     n_domains : int
         Number of domains.
-    d_embedding : int
+    d_embedding : int, default=16
         Embedding width per categorical field.
-    n_cross_layers : int
+    n_cross_layers : int, default=2
         Number of cross layers (reference MovieLens: 2, Ali-CCP: 7).
-    d_hidden : sequence of int
+    d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part (reference MovieLens: ``[256, 128]``).
-    dropout : float
+    dropout : float, default=0.2
         Dropout rate in the deep part.
-    n_adapters : int
+    n_adapters : int, default=0
         How many of the last deep blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int
+    adapter_rank : int, default=35
         ``k``, side of the instance matrix.
-    d_adapter : int
+    d_adapter : int, default=32
         Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int
+    d_hyper_hidden : sequence of int, default=(64,)
         Hidden widths of the hyper-network.
-    share_adapters : bool
+    share_adapters : bool, default=False
         Share U, V, biases and the norm across domains instead of one set per domain.
 
-    Shape
-    -----
-    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
-      ``domain``: ``(n,)`` int64 (``-1`` for an unknown domain, evaluation only)
-    - Output: ``(n,)`` logits
+    See Also
+    --------
+    sklearn_hamur.modules.DCNV2 : Full-rank cross layers.
+    sklearn_hamur.modules.MultiDomainMLP : The MLP backbone, one tower per domain.
+    sklearn_hamur.HAMURClassifier : Trains a backbone with adapters
+        (``backbone="dcn"``).
 
     References
     ----------
-    R. Wang, B. Fu, G. Fu, M. Wang, "Deep & Cross Network for Ad Click Predictions",
-    ADKDD 2017.
+    .. [1] R. Wang, B. Fu, G. Fu and M. Wang, "Deep & Cross Network for Ad Click
+       Predictions", Proceedings of the ADKDD'17 workshop, 2017.
+       https://arxiv.org/abs/1708.05123
+    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import DCN
     >>> model = DCN(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...             n_cross_layers=2, d_hidden=[8], dropout=0.0, n_adapters=1)
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
@@ -206,11 +213,12 @@ class DCN(AdaptedBackbone):
 
 
 class DCNV2(DCN):
-    """DCN-V2 (Wang et al., 2021): :class:`DCN` with full-rank matrix cross layers.
+    """DCN-V2 (Wang et al., 2021): DCN with full-rank matrix cross layers.
 
-    The parallel structure of the paper (cross network beside the deep network, outputs
+    The parallel structure of the paper [1]_ (cross network beside the deep network, outputs
     concatenated), with ``x_{l+1} = x_0 * (W_l x_l + b_l) + x_l`` cross layers; per-domain
-    heads and optional HAMUR adapters on the deep part's output, as in :class:`DCN`.
+    heads and optional HAMUR [2]_ adapters on the deep part's output, as in
+    :class:`~sklearn_hamur.modules.DCN`.
 
     Parameters
     ----------
@@ -220,39 +228,46 @@ class DCNV2(DCN):
         Number of numeric fields.
     n_domains : int
         Number of domains.
-    d_embedding : int
+    d_embedding : int, default=16
         Embedding width per categorical field.
-    n_cross_layers : int
+    n_cross_layers : int, default=2
         Number of cross layers.
-    d_hidden : sequence of int
+    d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part.
-    dropout : float
+    dropout : float, default=0.2
         Dropout rate in the deep part.
-    n_adapters : int
+    n_adapters : int, default=0
         How many of the last deep blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int
+    adapter_rank : int, default=35
         ``k``, side of the instance matrix.
-    d_adapter : int
+    d_adapter : int, default=32
         Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int
+    d_hyper_hidden : sequence of int, default=(64,)
         Hidden widths of the hyper-network.
-    share_adapters : bool
+    share_adapters : bool, default=False
         Share U, V, biases and the norm across domains instead of one set per domain.
 
-    Shape
-    -----
-    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
-      ``domain``: ``(n,)`` int64 (``-1`` for an unknown domain, evaluation only)
-    - Output: ``(n,)`` logits
+    See Also
+    --------
+    sklearn_hamur.modules.DCN : The original, vector cross layers.
+    sklearn_hamur.modules.MultiDomainMLP : The MLP backbone, one tower per domain.
+    sklearn_hamur.HAMURClassifier : Trains a backbone with adapters
+        (``backbone="dcn_v2"``).
 
     References
     ----------
-    R. Wang, R. Shivanna, D. Cheng, S. Jain, D. Lin, L. Hong, E. Chi, "DCN V2: Improved
-    Deep & Cross Network and Practical Lessons for Web-scale Learning to Rank Systems",
-    WWW 2021.
+    .. [1] R. Wang, R. Shivanna, D. Cheng, S. Jain, D. Lin, L. Hong and E. Chi,
+       "DCN V2: Improved Deep & Cross Network and Practical Lessons for Web-scale
+       Learning to Rank Systems", Proceedings of the Web Conference (WWW 2021).
+       https://arxiv.org/abs/2008.13535
+    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import DCNV2
     >>> model = DCNV2(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...               n_cross_layers=2, d_hidden=[8], dropout=0.0, n_adapters=1)
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape

@@ -30,13 +30,14 @@ def fm_interaction(fields: torch.Tensor) -> torch.Tensor:
 class DeepFM(AdaptedBackbone):
     """DeepFM (Guo et al., 2017) with per-domain heads and optional HAMUR adapters.
 
-    ``logit = first_order(x) + fm(v) + head_d(adapter_d(deep(v)))`` where ``v`` are the
-    field vectors: each categorical field's embedding, and for each numeric field a
-    learned vector scaled by its value (a factorization machine's ``V_i x_i``). The FM
-    and the deep MLP share these vectors, are shared by all domains and run once on the
-    whole batch; domain ``d``'s head and (with ``n_adapters > 0``) its adapters after the
-    last ``n_adapters`` deep blocks run on its rows only. The hyper-network reads the
-    concatenated embeddings with the raw numeric values, as in every backbone.
+    DeepFM [1]_: ``logit = first_order(x) + fm(v) + head_d(adapter_d(deep(v)))`` where ``v``
+    are the field vectors: each categorical field's embedding, and for each numeric field a
+    learned vector scaled by its value (a factorization machine's ``V_i x_i``). The FM and
+    the deep MLP share these vectors, are shared by all domains and run once on the whole
+    batch; domain ``d``'s head and (with ``n_adapters > 0``) its adapters after the last
+    ``n_adapters`` deep blocks run on its rows only. The hyper-network reads the
+    concatenated embeddings with the raw numeric values, as in every backbone; the adapters
+    are those of HAMUR [2]_.
 
     Parameters
     ----------
@@ -46,36 +47,44 @@ class DeepFM(AdaptedBackbone):
         Number of numeric fields.
     n_domains : int
         Number of domains.
-    d_embedding : int
+    d_embedding : int, default=16
         Embedding width per field (the FM's latent dimension).
-    d_hidden : sequence of int
+    d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part.
-    dropout : float
+    dropout : float, default=0.2
         Dropout rate in the deep part.
-    n_adapters : int
+    n_adapters : int, default=0
         How many of the last deep blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int
+    adapter_rank : int, default=35
         ``k``, side of the instance matrix.
-    d_adapter : int
+    d_adapter : int, default=32
         Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int
+    d_hyper_hidden : sequence of int, default=(64,)
         Hidden widths of the hyper-network.
-    share_adapters : bool
+    share_adapters : bool, default=False
         Share U, V, biases and the norm across domains instead of one set per domain.
 
-    Shape
-    -----
-    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
-      ``domain``: ``(n,)`` int64 (``-1`` for an unknown domain, evaluation only)
-    - Output: ``(n,)`` logits
+    See Also
+    --------
+    sklearn_hamur.modules.WideDeep : A linear wide part instead of the FM.
+    sklearn_hamur.modules.MultiDomainMLP : The MLP backbone, one tower per domain.
+    sklearn_hamur.HAMURClassifier : Trains a backbone with adapters
+        (``backbone="deepfm"``).
 
     References
     ----------
-    H. Guo, R. Tang, Y. Ye, Z. Li, X. He, "DeepFM: A Factorization-Machine based Neural
-    Network for CTR Prediction", IJCAI 2017.
+    .. [1] H. Guo, R. Tang, Y. Ye, Z. Li and X. He, "DeepFM: A Factorization-Machine
+       based Neural Network for CTR Prediction", Proceedings of the 26th International
+       Joint Conference on Artificial Intelligence (IJCAI 2017).
+       https://arxiv.org/abs/1703.04247
+    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import DeepFM
     >>> model = DeepFM(cardinalities=[10, 5], n_numeric=2, n_domains=3, d_embedding=4,
     ...                d_hidden=[8], dropout=0.0, n_adapters=1)
     >>> model(torch.tensor([[3, 1], [4, 0]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
@@ -123,6 +132,10 @@ class DeepFM(AdaptedBackbone):
         )
 
     def reset_parameters(self) -> None:
+        """Draw new vectors of the numeric fields, as small as the categorical embeddings.
+
+        The other layers (embeddings, MLP, heads, adapters) reset themselves.
+        """
         if self.numeric_embedding is not None:
             nn.init.normal_(self.numeric_embedding, std=0.01)  # as the categorical ones
 

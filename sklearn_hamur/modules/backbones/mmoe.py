@@ -40,12 +40,12 @@ def mix_experts(gate_logits: torch.Tensor, experts: torch.Tensor) -> torch.Tenso
 class MMoE(AdaptedBackbone):
     """Multi-gate Mixture-of-Experts (Ma et al., 2018), one gate and tower per domain.
 
-    ``n_experts`` expert MLPs over the concatenated embeddings ``e`` are shared by all
-    domains and run once on the whole batch; domain ``d``'s gate
-    (``softmax(Linear(e))`` over the experts) mixes them for its rows, and its tower (an
-    MLP with a one-output head) scores them. With ``n_adapters > 0`` the last
-    ``n_adapters`` hidden blocks of every tower are each followed by that domain's
-    adapter (HAMUR, Li et al., CIKM 2023).
+    MMoE [1]_ with domains as tasks: ``n_experts`` expert MLPs over the concatenated
+    embeddings ``e`` are shared by all domains and run once on the whole batch; domain
+    ``d``'s gate (``softmax(Linear(e))`` over the experts) mixes them for its rows, and its
+    tower (an MLP with a one-output head) scores them. With ``n_adapters > 0`` the last
+    ``n_adapters`` hidden blocks of every tower are each followed by that domain's adapter
+    (HAMUR [2]_).
 
     Parameters
     ----------
@@ -55,40 +55,49 @@ class MMoE(AdaptedBackbone):
         Number of numeric fields.
     n_domains : int
         Number of domains (gates and towers).
-    d_embedding : int
+    d_embedding : int, default=16
         Embedding width per categorical field.
-    n_experts : int
+    n_experts : int, default=4
         Number of shared experts.
-    d_expert : sequence of int
+    d_expert : sequence of int, default=(256,)
         Hidden widths of each expert MLP; the last is the width it outputs.
-    d_tower : sequence of int
+    d_tower : sequence of int, default=(128,)
         Hidden widths of each domain's tower.
-    dropout : float
+    dropout : float, default=0.2
         Dropout rate in the experts and the towers.
-    n_adapters : int
+    n_adapters : int, default=0
         How many of the last tower blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int
+    adapter_rank : int, default=35
         ``k``, side of the instance matrix.
-    d_adapter : int
+    d_adapter : int, default=32
         Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int
+    d_hyper_hidden : sequence of int, default=(64,)
         Hidden widths of the hyper-network.
-    share_adapters : bool
+    share_adapters : bool, default=False
         Share U, V, biases and the norm across domains instead of one set per domain.
 
-    Shape
-    -----
-    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
-      ``domain``: ``(n,)`` int64 (``-1`` for an unknown domain, evaluation only)
-    - Output: ``(n,)`` logits
+    See Also
+    --------
+    sklearn_hamur.modules.PLE : Shared and domain-specific experts, in levels.
+    sklearn_hamur.modules.SharedBottom : One shared bottom instead of experts.
+    sklearn_hamur.modules.MultiDomainMLP : The MLP backbone, one tower per domain.
+    sklearn_hamur.HAMURClassifier : Trains a backbone with adapters
+        (``backbone="mmoe"``).
 
     References
     ----------
-    J. Ma, Z. Zhao, X. Yi, J. Chen, L. Hong, E. H. Chi, "Modeling Task Relationships in
-    Multi-task Learning with Multi-gate Mixture-of-Experts", KDD 2018.
+    .. [1] J. Ma, Z. Zhao, X. Yi, J. Chen, L. Hong and E. H. Chi, "Modeling Task
+       Relationships in Multi-task Learning with Multi-gate Mixture-of-Experts",
+       Proceedings of the 24th ACM SIGKDD International Conference on Knowledge
+       Discovery & Data Mining (KDD 2018).
+    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import MMoE
     >>> model = MMoE(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...              n_experts=2, d_expert=[8], d_tower=[8], dropout=0.0, n_adapters=1)
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape

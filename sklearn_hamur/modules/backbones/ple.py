@@ -107,13 +107,13 @@ class ExtractionLayer(nn.Module):
 class PLE(AdaptedBackbone):
     """Progressive Layered Extraction (Tang et al., 2020), routed by domain, with adapters.
 
-    ``n_levels`` extraction layers, each with ``n_shared_experts`` shared experts (run
-    on every row) and ``n_specific_experts`` experts per domain (run on that domain's
-    rows), mixed by one softmax gate per domain; every layer but the last also mixes a
-    shared representation for the next. Domain ``d``'s tower (an MLP with a one-output
-    head) scores the last layer's output of its rows. With ``n_adapters > 0`` the last
-    ``n_adapters`` hidden blocks of every tower are each followed by that domain's
-    adapter (HAMUR, Li et al., CIKM 2023). ``n_levels=1`` is CGC.
+    PLE [1]_ with domains as tasks: ``n_levels`` extraction layers, each with
+    ``n_shared_experts`` shared experts (run on every row) and ``n_specific_experts``
+    experts per domain (run on that domain's rows), mixed by one softmax gate per domain;
+    every layer but the last also mixes a shared representation for the next. Domain ``d``'s
+    tower (an MLP with a one-output head) scores the last layer's output of its rows. With
+    ``n_adapters > 0`` the last ``n_adapters`` hidden blocks of every tower are each
+    followed by that domain's adapter (HAMUR [2]_). ``n_levels=1`` is CGC.
 
     Parameters
     ----------
@@ -123,44 +123,52 @@ class PLE(AdaptedBackbone):
         Number of numeric fields.
     n_domains : int
         Number of domains (gates and towers).
-    d_embedding : int
+    d_embedding : int, default=16
         Embedding width per categorical field.
-    n_levels : int
+    n_levels : int, default=2
         Number of extraction layers.
-    n_shared_experts : int
+    n_shared_experts : int, default=2
         Number of shared experts per layer.
-    n_specific_experts : int
+    n_specific_experts : int, default=1
         Number of experts per domain and layer.
-    d_expert : sequence of int
+    d_expert : sequence of int, default=(256,)
         Hidden widths of each expert MLP; the last is the width it outputs.
-    d_tower : sequence of int
+    d_tower : sequence of int, default=(128,)
         Hidden widths of each domain's tower.
-    dropout : float
+    dropout : float, default=0.2
         Dropout rate in the experts and the towers.
-    n_adapters : int
+    n_adapters : int, default=0
         How many of the last tower blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int
+    adapter_rank : int, default=35
         ``k``, side of the instance matrix.
-    d_adapter : int
+    d_adapter : int, default=32
         Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int
+    d_hyper_hidden : sequence of int, default=(64,)
         Hidden widths of the hyper-network.
-    share_adapters : bool
+    share_adapters : bool, default=False
         Share U, V, biases and the norm across domains instead of one set per domain.
 
-    Shape
-    -----
-    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
-      ``domain``: ``(n,)`` int64 (``-1`` for an unknown domain, evaluation only)
-    - Output: ``(n,)`` logits
+    See Also
+    --------
+    sklearn_hamur.modules.MMoE : Shared experts only, one level.
+    sklearn_hamur.modules.MultiDomainMLP : The MLP backbone, one tower per domain.
+    sklearn_hamur.HAMURClassifier : Trains a backbone with adapters
+        (``backbone="ple"``).
 
     References
     ----------
-    H. Tang, J. Liu, M. Zhao, X. Gong, "Progressive Layered Extraction (PLE): A Novel
-    Multi-Task Learning (MTL) Model for Personalized Recommendations", RecSys 2020.
+    .. [1] H. Tang, J. Liu, M. Zhao and X. Gong, "Progressive Layered Extraction
+       (PLE): A Novel Multi-Task Learning (MTL) Model for Personalized
+       Recommendations", Proceedings of the 14th ACM Conference on Recommender Systems
+       (RecSys 2020).
+    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import PLE
     >>> model = PLE(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4, n_levels=2,
     ...             n_shared_experts=1, n_specific_experts=1, d_expert=[8], d_tower=[8],
     ...             dropout=0.0, n_adapters=1)

@@ -15,11 +15,11 @@ from ._adapters import AdaptedBackbone
 class SharedBottom(AdaptedBackbone):
     """Shared-Bottom multi-domain model (Caruana, 1997; Ruder, 2017) with HAMUR adapters.
 
-    Hard parameter sharing: a bottom MLP over the concatenated embeddings is shared by
-    all domains and runs once on the whole batch; domain ``d``'s tower (an MLP with a
-    one-output head) runs on its rows only. With ``n_adapters > 0`` the last
-    ``n_adapters`` hidden blocks of every tower are each followed by that domain's
-    adapter (HAMUR, Li et al., CIKM 2023).
+    Hard parameter sharing [1]_, [2]_: a bottom MLP over the concatenated embeddings is
+    shared by all domains and runs once on the whole batch; domain ``d``'s tower (an MLP
+    with a one-output head) runs on its rows only. With ``n_adapters > 0`` the last
+    ``n_adapters`` hidden blocks of every tower are each followed by that domain's adapter
+    (HAMUR [3]_).
 
     Parameters
     ----------
@@ -29,39 +29,46 @@ class SharedBottom(AdaptedBackbone):
         Number of numeric fields.
     n_domains : int
         Number of domains (towers).
-    d_embedding : int
+    d_embedding : int, default=16
         Embedding width per categorical field.
-    d_bottom : sequence of int
+    d_bottom : sequence of int, default=(256,)
         Hidden widths of the shared bottom MLP.
-    d_tower : sequence of int
+    d_tower : sequence of int, default=(128,)
         Hidden widths of each domain's tower.
-    dropout : float
+    dropout : float, default=0.2
         Dropout rate in the bottom and the towers.
-    n_adapters : int
+    n_adapters : int, default=0
         How many of the last tower blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int
+    adapter_rank : int, default=35
         ``k``, side of the instance matrix.
-    d_adapter : int
+    d_adapter : int, default=32
         Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int
+    d_hyper_hidden : sequence of int, default=(64,)
         Hidden widths of the hyper-network.
-    share_adapters : bool
+    share_adapters : bool, default=False
         Share U, V, biases and the norm across domains instead of one set per domain.
 
-    Shape
-    -----
-    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
-      ``domain``: ``(n,)`` int64 (``-1`` for an unknown domain, evaluation only)
-    - Output: ``(n,)`` logits
+    See Also
+    --------
+    sklearn_hamur.modules.MMoE : Experts mixed per domain instead of one bottom.
+    sklearn_hamur.modules.MultiDomainMLP : The MLP backbone, one tower per domain.
+    sklearn_hamur.HAMURClassifier : Trains a backbone with adapters
+        (``backbone="shared_bottom"``).
 
     References
     ----------
-    R. Caruana, "Multitask Learning", Machine Learning 28, 1997.
-    S. Ruder, "An Overview of Multi-Task Learning in Deep Neural Networks", arXiv
-    1706.05098, 2017.
+    .. [1] R. Caruana, "Multitask Learning", Machine Learning, vol. 28, no. 1,
+       pp. 41-75, 1997.
+    .. [2] S. Ruder, "An Overview of Multi-Task Learning in Deep Neural Networks",
+       2017. https://arxiv.org/abs/1706.05098
+    .. [3] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import SharedBottom
     >>> model = SharedBottom(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...                      d_bottom=[8], d_tower=[8], dropout=0.0, n_adapters=1)
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape

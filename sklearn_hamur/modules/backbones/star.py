@@ -124,13 +124,13 @@ def make_auxiliary(*, d_in: int, d_hidden: Sequence[int], dropout: float) -> nn.
 class STAR(AdaptedBackbone):
     """Star Topology Adaptive Recommender (Sheng et al., 2021) with HAMUR adapters.
 
-    The concatenated embeddings ``e`` go through partitioned normalization, then
+    STAR [1]_: the concatenated embeddings ``e`` go through partitioned normalization, then
     star-topology fully connected layers (``ReLU`` hidden layers and a one-output layer,
     each with weights ``W * W_d`` and biases ``b + b_d``), all run per domain on its own
     rows. An auxiliary network (a small MLP over a learned domain embedding and ``e``,
     shared by all domains) adds its output to the logit. With ``n_adapters > 0`` the last
-    ``n_adapters`` hidden star layers are each followed by the domain's adapter (HAMUR,
-    Li et al., CIKM 2023), before the star output layer.
+    ``n_adapters`` hidden star layers are each followed by the domain's adapter
+    (HAMUR [2]_), before the star output layer.
 
     Parameters
     ----------
@@ -140,39 +140,46 @@ class STAR(AdaptedBackbone):
         Number of numeric fields.
     n_domains : int
         Number of domains.
-    d_embedding : int
+    d_embedding : int, default=16
         Embedding width per categorical field, and of the domain embedding.
-    d_hidden : sequence of int
+    d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the star-topology network.
-    d_auxiliary : sequence of int
+    d_auxiliary : sequence of int, default=(64,)
         Hidden widths of the auxiliary network.
-    dropout : float
+    dropout : float, default=0.2
         Dropout rate in the star-topology and auxiliary networks.
-    n_adapters : int
+    n_adapters : int, default=0
         How many of the last hidden star layers get an adapter; 0 disables HAMUR.
-    adapter_rank : int
+    adapter_rank : int, default=35
         ``k``, side of the instance matrix.
-    d_adapter : int
+    d_adapter : int, default=32
         Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int
+    d_hyper_hidden : sequence of int, default=(64,)
         Hidden widths of the hyper-network.
-    share_adapters : bool
+    share_adapters : bool, default=False
         Share U, V, biases and the norm across domains instead of one set per domain.
 
-    Shape
-    -----
-    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
-      ``domain``: ``(n,)`` int64 (``-1`` for an unknown domain, evaluation only)
-    - Output: ``(n,)`` logits
+    See Also
+    --------
+    sklearn_hamur.modules.SharedBottom : Shared layers, then per-domain towers.
+    sklearn_hamur.modules.MultiDomainMLP : The MLP backbone, one tower per domain.
+    sklearn_hamur.HAMURClassifier : Trains a backbone with adapters
+        (``backbone="star"``).
 
     References
     ----------
-    X.-R. Sheng, L. Zhao, G. Zhou, X. Ding, B. Dai, Q. Luo, S. Yang, J. Lv, C. Zhang,
-    H. Deng, X. Zhu, "One Model to Serve All: Star Topology Adaptive Recommender for
-    Multi-Domain CTR Prediction", CIKM 2021.
+    .. [1] X.-R. Sheng, L. Zhao, G. Zhou, X. Ding, B. Dai, Q. Luo, S. Yang, J. Lv,
+       C. Zhang, H. Deng and X. Zhu, "One Model to Serve All: Star Topology Adaptive
+       Recommender for Multi-Domain CTR Prediction", Proceedings of the 30th ACM
+       International Conference on Information and Knowledge Management (CIKM 2021).
+    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import STAR
     >>> model = STAR(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...              d_hidden=[8, 8], d_auxiliary=[4], dropout=0.0, n_adapters=1)
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape

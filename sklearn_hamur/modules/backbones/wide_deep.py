@@ -55,13 +55,13 @@ class FirstOrder(nn.Module):
 class WideDeep(AdaptedBackbone):
     """Wide & Deep (Cheng et al., 2016) with per-domain heads and optional HAMUR adapters.
 
-    ``logit = wide(x) + head_d(adapter_d(deep(e)))``: the wide part is a linear model over
-    the categorical ids (one learned scalar per id) and the numeric values; the deep
-    part is an MLP over the concatenated embeddings ``e``. Both are shared by all
-    domains and run once on the whole batch; the output head and (with
-    ``n_adapters > 0``) the adapters after the last ``n_adapters`` deep blocks belong to
-    a domain and run on its rows only. ``n_adapters=1`` is the paper's placement: on the
-    deep part's output, before the final linear layer (HAMUR, Li et al., CIKM 2023).
+    Wide & Deep [1]_: ``logit = wide(x) + head_d(adapter_d(deep(e)))``: the wide part is a
+    linear model over the categorical ids (one learned scalar per id) and the numeric
+    values; the deep part is an MLP over the concatenated embeddings ``e``. Both are shared
+    by all domains and run once on the whole batch; the output head and (with
+    ``n_adapters > 0``) the adapters after the last ``n_adapters`` deep blocks belong to a
+    domain and run on its rows only. ``n_adapters=1`` is the paper's placement: on the deep
+    part's output, before the final linear layer (HAMUR [2]_).
 
     Parameters
     ----------
@@ -71,35 +71,43 @@ class WideDeep(AdaptedBackbone):
         Number of numeric fields.
     n_domains : int
         Number of domains.
-    d_embedding : int
+    d_embedding : int, default=16
         Embedding width per categorical field.
-    d_hidden : sequence of int
+    d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part (reference MovieLens: ``[256, 128]``).
-    dropout : float
+    dropout : float, default=0.2
         Dropout rate in the deep part (reference: 0.2).
-    n_adapters : int
+    n_adapters : int, default=0
         How many of the last deep blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int
+    adapter_rank : int, default=35
         ``k``, side of the instance matrix.
-    d_adapter : int
+    d_adapter : int, default=32
         Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int
+    d_hyper_hidden : sequence of int, default=(64,)
         Hidden widths of the hyper-network.
-    share_adapters : bool
+    share_adapters : bool, default=False
         Share U, V, biases and the norm across domains instead of one set per domain.
 
-    Shape
-    -----
-    - ``x_cat``: ``(n, n_categorical)`` int64; ``x_num``: ``(n, n_numeric)`` float32;
-      ``domain``: ``(n,)`` int64 (``-1`` for an unknown domain, evaluation only)
-    - Output: ``(n,)`` logits
+    See Also
+    --------
+    sklearn_hamur.modules.DeepFM : A factorization machine in place of the wide part.
+    sklearn_hamur.modules.MultiDomainMLP : The MLP backbone, one tower per domain.
+    sklearn_hamur.HAMURClassifier : Trains a backbone with adapters
+        (``backbone="wide_deep"``).
 
     References
     ----------
-    H.-T. Cheng et al., "Wide & Deep Learning for Recommender Systems", DLRS 2016.
+    .. [1] H.-T. Cheng et al., "Wide & Deep Learning for Recommender Systems",
+       Proceedings of the 1st Workshop on Deep Learning for Recommender Systems
+       (DLRS 2016), pp. 7-10. https://arxiv.org/abs/1606.07792
+    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
+       Adapter for Multi-Domain Recommendation", CIKM 2023.
+       https://arxiv.org/abs/2309.06217
 
     Examples
     --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import WideDeep
     >>> model = WideDeep(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...                  d_hidden=[8, 8], dropout=0.0, n_adapters=1)
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
