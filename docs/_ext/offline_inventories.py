@@ -206,7 +206,6 @@ def _public_objects(module_name: str) -> Iterable[tuple[str, str]]:
             yield qualified, "py:function"
 
 
-
 def write_inventory(key: str, path: Path) -> None:
     """Write an ``objects.inv`` (Sphinx inventory version 2) for one project."""
     package, _, modules, page = PROJECTS[key]
