@@ -54,8 +54,9 @@ exclude_patterns = [
 default_role = "literal"
 # Keep quotes straight: docstrings show defaults such as default="domain" as code.
 smartquotes = False
-# Every page is reachable from a toctree; a broken reference or toctree is a build error.
-nitpicky = False
+# Every page is reachable from a toctree; with warnings as errors, a broken toctree or a
+# cross-reference that does not resolve (ours, or into another project) fails the build.
+nitpicky = True
 
 # -- autodoc / autosummary / numpydoc ------------------------------------------------------
 autosummary_generate = True

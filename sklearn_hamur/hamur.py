@@ -102,7 +102,8 @@ class HAMURClassifier(BaseMultiDomainClassifier):
     own domain's rows; the generated weight is never materialised
     (``((h @ U) @ S) @ V``); batch normalization keeps running statistics, so a row's
     probability does not depend on the rest of its batch. Departures from the reference
-    implementation are listed in the README.
+    implementation are listed, with the reasons, in the user guide's page "Departures from
+    the reference implementation".
 
     References
     ----------

@@ -375,8 +375,10 @@ def decode_units(value: str, name: str = "hidden_units") -> tuple:
 def decode_params(params: dict) -> dict:
     """Turn string-encoded tuple parameters (``"256-128"``) back into tuples.
 
-    A value is decoded when it is a string and its name, after the last ``"__"``, is
-    one of ``hidden_units`` or ``hyper_hidden_units``; everything else is kept as is.
+    A value is decoded when it is a string and its name, after the last ``"__"``, is a
+    tuple-of-widths parameter (``hidden_units``, ``bottom_units``, ``tower_units``,
+    ``expert_units``, ``auxiliary_units``, ``hyper_hidden_units``); everything else is
+    kept as is.
 
     Parameters
     ----------

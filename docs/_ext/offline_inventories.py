@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import inspect
+import warnings
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -51,6 +52,8 @@ def _torch_page(module: str, name: str) -> str:
         return special[name]
     if module == "torch.utils.data":
         return f"data.html#{name}"
+    if module == "torch.distributed":
+        return f"distributed.html#{name}"
     return f"generated/{name}.html#{name}"
 
 
@@ -82,19 +85,29 @@ PROJECTS: dict[str, Project] = {
             "sklearn.pipeline",
             "sklearn.preprocessing",
             "sklearn.utils",
+            "sklearn.utils.metadata_routing",
         ),
         _generated("modules/generated/"),
     ),
     "skorch": (
         "skorch",
         "https://skorch.readthedocs.io/en/stable/",
-        ("skorch.net", "skorch.classifier", "skorch.callbacks", "skorch.history"),
+        ("skorch.net", "skorch.classifier", "skorch.callbacks", "skorch.history", "skorch.helper"),
         _skorch_page,
     ),
     "torch": (
         "torch",
         "https://docs.pytorch.org/docs/stable/",
-        ("torch", "torch.nn", "torch.optim", "torch.utils.data", "torch.amp"),
+        (
+            "torch",
+            "torch.nn",
+            "torch.nn.parallel",
+            "torch.optim",
+            "torch.utils.data",
+            "torch.amp",
+            "torch.cuda",
+            "torch.distributed",
+        ),
         _torch_page,
     ),
     "optuna": (
@@ -213,7 +226,9 @@ def write_inventory(key: str, path: Path) -> None:
     lines = []
     for module_name in modules:
         try:
-            objects = list(_public_objects(module_name))
+            with warnings.catch_warnings():  # deprecated aliases warn when looked at
+                warnings.simplefilter("ignore")
+                objects = list(_public_objects(module_name))
         except ImportError:
             continue
         for name, role in objects:
