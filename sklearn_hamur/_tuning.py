@@ -190,8 +190,8 @@ def tune(
     param_distributions : dict of str to optuna distribution, default=None
         Parameter name (with the Pipeline prefix, e.g. ``"clf__lr"``) to an Optuna
         distribution. Strings for the tuple-of-widths parameters (``hidden_units``,
-        ``hyper_hidden_units`` and the other ``*_units``) are decoded (``"256-128"`` -> ``(256, 128)``,
-        :func:`~sklearn_hamur.model_selection.decode_params`). ``None`` uses
+        ``hyper_hidden_units`` and the other ``*_units``) are decoded (``"256-128"``
+        -> ``(256, 128)``, :func:`~sklearn_hamur.model_selection.decode_params`). ``None`` uses
         :func:`~sklearn_hamur.model_selection.hamur_search_space` (without the adapter
         parameters for a :class:`~sklearn_hamur.MultiDomainClassifier`).
     cv : int, cross-validation splitter or None, default=None
