@@ -260,8 +260,9 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
     def _train(self, dataset, valid_dataset, monitor, resume, torch_seed, shuffle_seed) -> None:
         """Build ``net_`` and train it (resuming, and data-parallel under torchrun)."""
-        device = resolve_device(self.device)
-        rank, world_size = distributed.world()
+        # Under torchrun each process takes its own GPU, before joining the process group.
+        device = distributed.process_device(resolve_device(self.device))
+        rank, world_size = distributed.world(device)
         if world_size > 1:  # launched by torchrun: this process trains on its shard
             dataset = dataset.subset(distributed.shard(len(dataset), rank, world_size))
         self.net_ = self._build_net(valid_dataset, monitor, device, shuffle_seed)

@@ -159,7 +159,10 @@ patience : int, default=5
 """,
     "device": """
 device : str, default="auto"
-    ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` (CUDA when available).
+    ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` (CUDA when available). Under
+    ``torchrun``, ``"cuda"`` (and ``"auto"`` where there is a GPU) gives each process
+    its own GPU, ``cuda:LOCAL_RANK``, made the current device before the process group
+    starts; an explicit ``"cuda:N"`` is used as given.
 """,
     "precision": """
 precision : {"32", "bf16-mixed", "16-mixed"}, default="32"

@@ -62,6 +62,14 @@ class MultiDomainNet(NeuralNetBinaryClassifier):
         self.grad_scaler_ = torch.amp.GradScaler(device_type, enabled=self.precision == "16-mixed")
         return self
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # Unpickled where there is no GPU, skorch moves a CUDA net to the CPU; the batch
+        # iterators must then send their batches to the CPU too.
+        for name in ("iterator_train__device", "iterator_valid__device"):
+            if name in self.__dict__:
+                setattr(self, name, self.device)
+
     def get_dataset(self, X, y=None):
         if isinstance(X, MultiDomainDataset):
             return X

@@ -96,6 +96,15 @@ def _restore_encoder(encoder, state: dict) -> None:
             setattr(encoder, name, _array_from_json(state[name]))
 
 
+def _history_from_json(rows: list) -> list:
+    """The history as saved: JSON turned the domain indices of per-domain AUCs into strings."""
+    for row in rows:
+        per_domain = row.get("valid_auc_per_domain")
+        if per_domain is not None:
+            row["valid_auc_per_domain"] = {int(k): v for k, v in per_domain.items()}
+    return rows
+
+
 def save_estimator(estimator, path) -> None:
     """Write a fitted estimator to ``path`` (atomically: a temporary file, then a rename)."""
     tensors = {
@@ -194,7 +203,7 @@ def restore_estimator(cls, state: dict, tensors: dict, device: str):
     net = estimator._build_net(None, None, resolve_device(device), 0)
     net.initialize()
     plain_module(net).load_state_dict(tensors, strict=True)
-    net.history = History(state["history"])
+    net.history = History(_history_from_json(state["history"]))
     estimator.net_ = net
     estimator.history_ = net.history
     return estimator

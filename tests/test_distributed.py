@@ -1,4 +1,5 @@
-"""Data-parallel training: two torchrun processes (gloo, CPU) against one process."""
+"""Data-parallel training: two torchrun processes (gloo, CPU) against one process, and
+each process's GPU under torchrun (simulated: no GPU is needed)."""
 
 import subprocess
 import sys
@@ -6,9 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import torch.distributed as dist
 from sklearn.metrics import roc_auc_score
 
 from sklearn_hamur import HAMURClassifier
+from sklearn_hamur._base import resolve_device
+from sklearn_hamur._distributed import process_device
 
 from .conftest import make_data
 
@@ -81,3 +86,77 @@ def test_two_processes_match_one_process_and_the_model_loads_alone(tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(X_test), parallel, atol=1e-6)
     # Only rank 0 wrote the checkpoint folder: one file, nothing half-written.
     assert [p.name for p in (tmp_path / "ckpt").iterdir()] == ["checkpoint.pt"]
+
+
+@pytest.fixture
+def rank_2_of_a_node_with_4_gpus(monkeypatch):
+    """torchrun's environment for local rank 2 with 4 GPUs; records the devices set."""
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    monkeypatch.setenv("RANK", "6")
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    devices_set = []
+    monkeypatch.setattr(torch.cuda, "set_device", devices_set.append)
+    return devices_set
+
+
+@pytest.mark.parametrize(
+    "device, expected", [("auto", "cuda:2"), ("cuda", "cuda:2"), ("cuda:1", "cuda:1")]
+)
+def test_each_torchrun_process_uses_its_own_gpu(rank_2_of_a_node_with_4_gpus, device, expected):
+    assert process_device(resolve_device(device)) == expected
+    assert rank_2_of_a_node_with_4_gpus == [expected]
+
+
+def test_cpu_and_single_process_devices_are_left_alone(rank_2_of_a_node_with_4_gpus, monkeypatch):
+    assert process_device("cpu") == "cpu"
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert process_device("cuda") == "cuda"
+    assert rank_2_of_a_node_with_4_gpus == []
+
+
+def test_more_processes_than_gpus_is_a_clear_error(rank_2_of_a_node_with_4_gpus, monkeypatch):
+    monkeypatch.setenv("LOCAL_RANK", "4")
+    with pytest.raises(ValueError, match="local rank 4, but this process sees 4 GPU"):
+        process_device("cuda")
+
+
+def test_fit_sets_the_gpu_before_creating_the_nccl_process_group(
+    rank_2_of_a_node_with_4_gpus, monkeypatch
+):
+    calls = rank_2_of_a_node_with_4_gpus
+
+    class Stop(Exception):
+        pass
+
+    def init_process_group(backend, **kwargs):
+        calls.append(backend)
+        raise Stop  # no GPU here to go on with
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", init_process_group)
+    X, y = make_data()
+    with pytest.raises(Stop):
+        HAMURClassifier(**PARAMS).fit(X, y)
+    assert calls == ["cuda:2", "nccl"]
+
+
+def test_cpu_training_on_a_machine_with_gpus_joins_a_gloo_group(
+    rank_2_of_a_node_with_4_gpus, monkeypatch
+):
+    calls = rank_2_of_a_node_with_4_gpus
+
+    class Stop(Exception):
+        pass
+
+    def init_process_group(backend, **kwargs):
+        calls.append(backend)
+        raise Stop
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", init_process_group)
+    X, y = make_data()
+    with pytest.raises(Stop):
+        HAMURClassifier(**{**PARAMS, "device": "cpu"}).fit(X, y)
+    assert calls == ["gloo"]  # NCCL cannot reduce CPU tensors

@@ -66,6 +66,23 @@ def test_pickle_round_trip(cls, params):
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
 
 
+def test_pickle_of_a_gpu_trained_model_predicts_on_a_machine_without_gpu(monkeypatch):
+    import torch
+    from skorch.exceptions import DeviceWarning
+
+    X, y = make_data()
+    clf = HAMURClassifier(**FAST_HAMUR).fit(X, y)
+    expected = clf.predict_proba(X)
+    # What a fit on a GPU leaves behind: the net and its batch iterators on CUDA.
+    net = clf.net_
+    net.device = net.iterator_train__device = net.iterator_valid__device = "cuda"
+    data = pickle.dumps(clf)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(DeviceWarning, match="requested device \\(cuda\\) is not available"):
+        restored = pickle.loads(data)
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+
+
 def test_one_row_predict_equals_in_batch_predict():
     X, y = make_data(n=10_000)
     clf = HAMURClassifier(**{**FAST_HAMUR, "batch_size": 10_000, "early_stopping": False}).fit(X, y)

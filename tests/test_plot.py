@@ -92,6 +92,20 @@ def test_training_history_display_draws_losses_and_per_domain_aucs(hamur):
     np.testing.assert_allclose(lines["d1"].get_ydata(), d1)
 
 
+def test_training_history_display_of_a_saved_and_loaded_model(hamur, tmp_path):
+    clf, _, _ = hamur
+    clf.save(tmp_path / "model.safetensors")
+    loaded = HAMURClassifier.load(tmp_path / "model.safetensors", device="cpu")
+    per_domain = loaded.history_[-1]["valid_auc_per_domain"]
+    assert list(per_domain) == [0, 1, 2]  # domain indices, as in the fitted model
+    assert per_domain == clf.history_[-1]["valid_auc_per_domain"]
+    expected = TrainingHistoryDisplay.from_estimator(clf).valid_auc_per_domain
+    curves = TrainingHistoryDisplay.from_estimator(loaded).valid_auc_per_domain
+    assert list(curves) == list(expected) == ["d0", "d1", "d2"]
+    for domain, curve in expected.items():
+        np.testing.assert_array_equal(curves[domain], curve)
+
+
 def test_training_history_display_without_validation_split():
     X, y = make_data(n=300)
     clf = MultiDomainClassifier(**{**FAST, "early_stopping": False}).fit(X, y)
