@@ -139,6 +139,18 @@ sphinx_gallery_conf = {
 }
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# sphinx-gallery re-runs an example only when its source changed; an example last run in
+# the other mode (fast or full) must run again, or the site would show the other mode's
+# output.
+_EXAMPLES_MODE = "fast" if os.environ.get("SKLEARN_HAMUR_EXAMPLES_FAST") == "1" else "full"
+_gallery_dir = DOCS / sphinx_gallery_conf["gallery_dirs"]
+_mode_stamp = _gallery_dir / ".examples-mode"
+if not _mode_stamp.exists() or _mode_stamp.read_text() != _EXAMPLES_MODE:
+    for _checksum in _gallery_dir.glob("*.md5"):
+        _checksum.unlink()
+_gallery_dir.mkdir(exist_ok=True)
+_mode_stamp.write_text(_EXAMPLES_MODE)
+
 # -- HTML ----------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"sklearn-hamur {release}"
