@@ -50,6 +50,19 @@ def _uris(path: Path, base: str) -> dict:
             "optuna.study.Study",
             "reference/generated/optuna.study.Study.html#optuna.study.Study",
         ),
+        (  # a re-export links to the page of the name the project documents
+            "optuna",
+            "py:class",
+            "optuna.Study",
+            "reference/generated/optuna.study.Study.html#optuna.study.Study",
+        ),
+        # An alias in the same module keeps its own page.
+        (
+            "numpy",
+            "py:function",
+            "numpy.absolute",
+            "reference/generated/numpy.absolute.html#numpy.absolute",
+        ),
         ("python", "py:exception", "ValueError", "library/exceptions.html#ValueError"),
         ("python", "py:data", "None", "library/constants.html#None"),
         ("numpy", "std:term", "array_like", "glossary.html#term-array_like"),

@@ -52,6 +52,8 @@ def _torch_page(module: str, name: str) -> str:
         return special[name]
     if module == "torch.utils.data":
         return f"data.html#{name}"
+    if module == "torch.amp":
+        return f"amp.html#{name}"
     if module == "torch.distributed":
         return f"distributed.html#{name}"
     return f"generated/{name}.html#{name}"
@@ -197,8 +199,8 @@ EXTRA_ENTRIES = [
 ]
 
 
-def _public_objects(module_name: str) -> Iterable[tuple[str, str]]:
-    """``(qualified name, role)`` of the public classes and functions of a module."""
+def _public_objects(module_name: str) -> Iterable[tuple[str, str, object]]:
+    """``(qualified name, role, object)`` of the public classes and functions of a module."""
     module = importlib.import_module(module_name)
     names = getattr(module, "__all__", None) or [n for n in dir(module) if not n[0] == "_"]
     for short in sorted(set(names)):
@@ -209,35 +211,55 @@ def _public_objects(module_name: str) -> Iterable[tuple[str, str]]:
         # Python's own inventory names builtins without a module: int, ValueError.
         qualified = short if module_name == "builtins" else f"{module_name}.{short}"
         if inspect.isclass(obj) and issubclass(obj, BaseException):
-            yield qualified, "py:exception"
+            yield qualified, "py:exception", obj
         elif inspect.isclass(obj):
-            yield qualified, "py:class"
-            for attr, member in vars(obj).items():
-                if not attr.startswith("_") and callable(member):
-                    yield f"{qualified}.{attr}", "py:method"
+            yield qualified, "py:class", obj
         elif callable(obj):
-            yield qualified, "py:function"
+            yield qualified, "py:function", obj
 
 
 def write_inventory(key: str, path: Path) -> None:
-    """Write an ``objects.inv`` (Sphinx inventory version 2) for one project."""
+    """Write an ``objects.inv`` (Sphinx inventory version 2) for one project.
+
+    An object exported by several listed modules (``optuna.Study`` is
+    ``optuna.study.Study``) is documented once, under the name in the most specific
+    module; every alias links to that page.
+    """
     package, _, modules, page = PROJECTS[key]
     version = getattr(importlib.import_module(package), "__version__", "")
-    lines = []
+    found: list[tuple[str, str, str, object]] = []  # (module, name, role, object)
     for module_name in modules:
         try:
             with warnings.catch_warnings():  # deprecated aliases warn when looked at
                 warnings.simplefilter("ignore")
-                objects = list(_public_objects(module_name))
+                found += [(module_name, *entry) for entry in _public_objects(module_name)]
         except ImportError:
             continue
-        for name, role in objects:
-            if role == "py:method":
-                owner = name.rsplit(".", 1)[0]
-                uri = page(module_name, owner).split("#")[0] + f"#{name}"
-            else:
-                uri = page(module_name, name)
-            lines.append(f"{name} {role} 1 {uri} -")
+    # Where each object is documented: its names in the most specific module listing it.
+    depth: dict[int, int] = {}
+    for module_name, _, _, obj in found:
+        depth[id(obj)] = max(depth.get(id(obj), -1), module_name.count("."))
+    homes: dict[int, list[tuple[str, str]]] = {}
+    for module_name, name, _, obj in found:
+        if module_name.count(".") == depth[id(obj)]:
+            homes.setdefault(id(obj), []).append((module_name, name))
+    lines = []
+    for module_name, name, role, obj in found:
+        if module_name.count(".") == depth[id(obj)]:  # documented under this very name
+            home_module, home_name = module_name, name
+        else:  # a re-export: the documented name with the same last part, if any
+            short = name.rsplit(".", 1)[-1]
+            candidates = homes[id(obj)]
+            home_module, home_name = next(
+                (c for c in candidates if c[1].endswith(f".{short}")), candidates[0]
+            )
+        uri = page(home_module, home_name)
+        lines.append(f"{name} {role} 1 {uri} -")
+        if role == "py:class":
+            base = uri.split("#")[0]
+            for attr, member in vars(obj).items():
+                if not attr.startswith("_") and callable(member):
+                    lines.append(f"{name}.{attr} py:method 1 {base}#{home_name}.{attr} -")
     for project, name, role, uri, title in EXTRA_ENTRIES:
         if project == key:
             lines.append(f"{name} {role} -1 {uri} {title}")
