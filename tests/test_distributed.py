@@ -122,23 +122,29 @@ def test_more_processes_than_gpus_is_a_clear_error(rank_2_of_a_node_with_4_gpus,
         process_device("cuda")
 
 
-def test_fit_sets_the_gpu_before_creating_the_nccl_process_group(
-    rank_2_of_a_node_with_4_gpus, monkeypatch
-):
-    calls = rank_2_of_a_node_with_4_gpus
+class _ProcessGroupCreated(Exception):
+    """Raised by the fake ``init_process_group``: there is no GPU here to go on with."""
 
-    class Stop(Exception):
-        pass
+
+def _fit_until_the_process_group(monkeypatch, calls: list, **params) -> None:
+    """Fit under the simulated torchrun; record the backend asked for, then stop."""
 
     def init_process_group(backend, **kwargs):
         calls.append(backend)
-        raise Stop  # no GPU here to go on with
+        raise _ProcessGroupCreated
 
     monkeypatch.setattr(dist, "is_initialized", lambda: False)
     monkeypatch.setattr(dist, "init_process_group", init_process_group)
     X, y = make_data()
-    with pytest.raises(Stop):
-        HAMURClassifier(**PARAMS).fit(X, y)
+    with pytest.raises(_ProcessGroupCreated):
+        HAMURClassifier(**{**PARAMS, **params}).fit(X, y)
+
+
+def test_fit_sets_the_gpu_before_creating_the_nccl_process_group(
+    rank_2_of_a_node_with_4_gpus, monkeypatch
+):
+    calls = rank_2_of_a_node_with_4_gpus
+    _fit_until_the_process_group(monkeypatch, calls)
     assert calls == ["cuda:2", "nccl"]
 
 
@@ -146,17 +152,5 @@ def test_cpu_training_on_a_machine_with_gpus_joins_a_gloo_group(
     rank_2_of_a_node_with_4_gpus, monkeypatch
 ):
     calls = rank_2_of_a_node_with_4_gpus
-
-    class Stop(Exception):
-        pass
-
-    def init_process_group(backend, **kwargs):
-        calls.append(backend)
-        raise Stop
-
-    monkeypatch.setattr(dist, "is_initialized", lambda: False)
-    monkeypatch.setattr(dist, "init_process_group", init_process_group)
-    X, y = make_data()
-    with pytest.raises(Stop):
-        HAMURClassifier(**{**PARAMS, "device": "cpu"}).fit(X, y)
+    _fit_until_the_process_group(monkeypatch, calls, device="cpu")
     assert calls == ["gloo"]  # NCCL cannot reduce CPU tensors

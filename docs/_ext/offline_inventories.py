@@ -46,7 +46,6 @@ def _torch_page(module: str, name: str) -> str:
         "torch.Tensor": "tensors.html#torch.Tensor",
         "torch.device": "tensor_attributes.html#torch.device",
         "torch.dtype": "tensor_attributes.html#torch.dtype",
-        "torch.Generator": "generated/torch.Generator.html#torch.Generator",
     }
     if name in special:
         return special[name]
