@@ -1,45 +1,52 @@
-"""Which estimator parameters each backbone uses, and under which module argument name.
+"""What the estimator parameters mean for each backbone, derived from the backbones.
 
 The estimators hold every backbone's hyper-parameters as flat parameters (visible to
-``get_params``, GridSearchCV and Optuna). A parameter that does not apply to the chosen
-backbone is ignored, so one parameter grid can span several backbones.
+``get_params``, GridSearchCV and Optuna). Each backbone class declares the ones it takes
+(:attr:`~sklearn_hamur.modules.backbones.Backbone.params`); the tables below, the
+constraints, the ``n_adapters`` bound and the search space are derived from those
+declarations. A parameter that does not apply to the chosen backbone is ignored, so one
+parameter grid can span several backbones.
 """
 
 from __future__ import annotations
 
+from numbers import Integral
+
+from sklearn.utils._param_validation import Interval
+
+from .modules.backbones import BACKBONES, AdapterSpec
+
 #: Estimator parameter -> module argument, per backbone (beyond d_embedding and dropout).
 BACKBONE_PARAMS: dict[str, dict[str, str]] = {
-    "mlp": {"hidden_units": "d_hidden"},
-    "wide_deep": {"hidden_units": "d_hidden"},
-    "dcn": {"hidden_units": "d_hidden", "n_cross_layers": "n_cross_layers"},
-    "dcn_v2": {"hidden_units": "d_hidden", "n_cross_layers": "n_cross_layers"},
-    "deepfm": {"hidden_units": "d_hidden"},
-    "shared_bottom": {"bottom_units": "d_bottom", "tower_units": "d_tower"},
-    "mmoe": {"n_experts": "n_experts", "expert_units": "d_expert", "tower_units": "d_tower"},
-    "ple": {
-        "n_levels": "n_levels",
-        "n_shared_experts": "n_shared_experts",
-        "n_specific_experts": "n_specific_experts",
-        "expert_units": "d_expert",
-        "tower_units": "d_tower",
-    },
-    "star": {"hidden_units": "d_hidden", "auxiliary_units": "d_auxiliary"},
+    name: {param.name: param.argument for param in cls.params} for name, cls in BACKBONES.items()
 }
 
 #: The estimator parameter whose blocks the adapters follow, per backbone.
-ADAPTED_UNITS = {
-    name: "tower_units" if "tower_units" in params else "hidden_units"
-    for name, params in BACKBONE_PARAMS.items()
+ADAPTED_UNITS: dict[str, str] = {name: cls.adapted_param().name for name, cls in BACKBONES.items()}
+
+#: Parameters that are tuples of layer widths, in declaration order.
+UNIT_PARAMS: tuple[str, ...] = tuple(
+    dict.fromkeys(p.name for cls in BACKBONES.values() for p in cls.params if p.is_widths)
+)
+
+#: Parameters that are counts (>= 1), in declaration order.
+COUNT_PARAMS: tuple[str, ...] = tuple(
+    dict.fromkeys(p.name for cls in BACKBONES.values() for p in cls.params if not p.is_widths)
+)
+
+#: The scikit-learn constraints of every backbone parameter (widths are checked further
+#: by the estimators: a non-empty tuple of positive ints).
+BACKBONE_CONSTRAINTS: dict[str, list] = {
+    **{name: [list, tuple] for name in UNIT_PARAMS},
+    **{name: [Interval(Integral, 1, None, closed="left")] for name in COUNT_PARAMS},
 }
 
-#: Parameters that are tuples of layer widths.
-UNIT_PARAMS = ("hidden_units", "bottom_units", "tower_units", "expert_units", "auxiliary_units")
 
+def module_kwargs(params: dict, *, adapters: bool) -> dict:
+    """The module keyword arguments (but the data sizes) from estimator parameters.
 
-def backbone_kwargs(estimator) -> dict:
-    """The module keyword arguments for ``estimator.backbone`` from its flat parameters."""
-    kwargs = {"d_embedding": estimator.d_embedding, "dropout": estimator.dropout}
-    for param, argument in BACKBONE_PARAMS[estimator.backbone].items():
-        value = getattr(estimator, param)
-        kwargs[argument] = tuple(value) if param in UNIT_PARAMS else value
-    return kwargs
+    ``params`` are an estimator's ``get_params()``; with ``adapters`` the HAMUR options
+    among them become the module's :class:`~sklearn_hamur.modules.backbones.AdapterSpec`.
+    """
+    spec = AdapterSpec.from_params(params) if adapters else None
+    return BACKBONES[params["backbone"]].arguments(params, spec)

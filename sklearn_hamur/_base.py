@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,21 +17,14 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from skorch.callbacks import EarlyStopping, ProgressBar
-from skorch.helper import predefined_split
 from skorch.history import History
 
 from . import _distributed as distributed
-from ._backbone_params import UNIT_PARAMS, backbone_kwargs
-from ._callbacks import (
-    AtomicCheckpoint,
-    StopOnNonFiniteLoss,
-    ValidationAUC,
-    read_checkpoint,
-    training_state,
-)
-from ._data import BatchIterator, MultiDomainDataset
-from ._net import MultiDomainNet, plain_module
+from ._backbone_params import BACKBONE_CONSTRAINTS, UNIT_PARAMS, module_kwargs
+from ._callbacks import read_checkpoint, training_state
+from ._data import MultiDomainDataset
+from ._distributed import plain_module, resolve_device
+from ._net import MultiDomainNet, make_net
 from ._persistence import read_file, restore_estimator, save_estimator
 from ._validation import as_frame, check_binary_target
 from .encoder import MultiDomainEncoder
@@ -44,43 +35,6 @@ PREDICT_CHUNK_ROWS = 262_144
 
 #: Below this many rows, ``early_stopping="auto"`` trains without a validation split.
 AUTO_EARLY_STOPPING_MIN_ROWS = 10_000
-
-
-def _discard(*args, **kwargs) -> None:
-    """A picklable sink that drops early stopping's messages when not verbose."""
-
-
-def _adam_supports_fused() -> bool:
-    """Fused Adam (one kernel for all parameters) exists on CPU and CUDA from torch 2.4."""
-    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
-    return (major, minor) >= (2, 4)
-
-
-def _compile_available(device: str) -> bool:
-    """Whether ``torch.compile`` can run here; warn and fall back to eager when not."""
-    reason = None
-    if not hasattr(torch, "compile"):
-        reason = "this torch has no torch.compile"
-    elif not torch._dynamo.is_dynamo_supported():
-        reason = "torch.compile (dynamo) is not supported on this platform"
-    elif torch.device(device).type == "cpu" and shutil.which("c++") is None:
-        reason = "torch.compile on CPU needs a C++ compiler, and none was found"
-    if reason:
-        warnings.warn(f"compile=True ignored: {reason}; training runs eagerly.", stacklevel=3)
-        return False
-    return True
-
-
-def _presort_domains(device: str) -> bool:
-    """Sort training batches by domain on the host: on a GPU it spares a device sync."""
-    return torch.device(device).type == "cuda"
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` becomes ``"cuda"`` when a GPU is available, else ``"cpu"``."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def _is_positive_int_sequence(value) -> bool:
@@ -110,24 +64,19 @@ def stratified_holdout(strata: np.ndarray, fraction: float, rng: np.random.Rando
 class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
     """Shared machinery of the multi-domain classifiers (not for direct use).
 
-    Subclasses list their parameters in ``__init__`` and return the module's
-    keyword arguments in :meth:`_module_kwargs`.
+    Subclasses list their parameters in ``__init__``; ``_adapters`` says whether the
+    module carries HAMUR's adapters.
     """
+
+    #: Whether the module carries HAMUR's adapters (built from the adapter parameters).
+    _adapters = False
 
     _parameter_constraints: dict = {
         # The encoder's parameters are the estimators' too: one source of truth.
         **MultiDomainEncoder._parameter_constraints,
         "backbone": [StrOptions(set(BACKBONES))],
-        "hidden_units": [list, tuple],
-        "bottom_units": [list, tuple],
-        "tower_units": [list, tuple],
-        "expert_units": [list, tuple],
-        "auxiliary_units": [list, tuple],
-        "n_cross_layers": [Interval(Integral, 1, None, closed="left")],
-        "n_experts": [Interval(Integral, 1, None, closed="left")],
-        "n_levels": [Interval(Integral, 1, None, closed="left")],
-        "n_shared_experts": [Interval(Integral, 1, None, closed="left")],
-        "n_specific_experts": [Interval(Integral, 1, None, closed="left")],
+        # Declared by the backbone classes (modules/backbones); derived in _backbone_params.
+        **BACKBONE_CONSTRAINTS,
         "d_embedding": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -184,7 +133,13 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         return problems
 
     def _module_kwargs(self) -> dict:
-        return backbone_kwargs(self)
+        """The module's constructor arguments: the data sizes, then the parameters'."""
+        return {
+            "cardinalities": self.encoder_.cardinalities_,
+            "n_numeric": len(self.encoder_.numeric_cols_),
+            "n_domains": self.n_domains_,
+            **module_kwargs(self.get_params(deep=False), adapters=self._adapters),
+        }
 
     # -- fitting ------------------------------------------------------------------------
 
@@ -227,10 +182,10 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             numeric_cols=self.numeric_cols,
             min_frequency=self.min_frequency,
             handle_unknown_domain=self.handle_unknown_domain,
-        ).fit(X)
+        )
+        encoded = self.encoder_.fit_transform(X)
         self.domains_ = self.encoder_.domains_
         self.n_domains_ = len(self.domains_)
-        encoded = self.encoder_.transform(X)
         self._check_domain_sizes(encoded["domain"])
 
         rng = check_random_state(self.random_state)
@@ -359,71 +314,14 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _build_net(self, valid_dataset, monitor, device, shuffle_seed) -> MultiDomainNet:
-        compile_module = bool(self.compile) and _compile_available(device)
-        callbacks = [("valid_auc", ValidationAUC()), ("finite_loss", StopOnNonFiniteLoss())]
-        if monitor is not None:
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor=monitor,
-                        lower_is_better=monitor == "valid_loss",
-                        patience=self.patience,
-                        load_best=True,
-                        sink=print if self.verbose else _discard,
-                    ),
-                )
-            )
-        if self.checkpoint_dir is not None:
-            callbacks.append(("checkpoint", AtomicCheckpoint(dirname=self.checkpoint_dir)))
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
-        callbacks.extend(self.callbacks or [])
-        module_kwargs = {
-            "cardinalities": self.encoder_.cardinalities_,
-            "n_numeric": len(self.encoder_.numeric_cols_),
-            "n_domains": self.n_domains_,
-            **self._module_kwargs(),
-        }
-        return MultiDomainNet(
+        return make_net(
             BACKBONES[self.backbone],
-            **{f"module__{key}": value for key, value in module_kwargs.items()},
-            # NOTE[DIFF]: the module returns logits and trains with BCEWithLogitsLoss; the
-            # reference outputs probabilities and trains with BCELoss.
-            criterion=torch.nn.BCEWithLogitsLoss,
-            criterion__reduction="none",
-            optimizer=torch.optim.Adam,
-            lr=self.lr,
-            optimizer__weight_decay=self.weight_decay,
-            # One fused update instead of a loop over every domain's parameter tensors:
-            # at 30 domains the loop alone took 14.5 ms of a training step on 2 CPU cores.
-            **({"optimizer__fused": True} if _adam_supports_fused() else {}),
-            # NOTE[DIFF]: no weight decay on embeddings, biases and norms (the reference
-            # decays every parameter).
-            optimizer__param_groups=[
-                ("*embedding*", {"weight_decay": 0.0}),
-                # STAR's domain weight factors start at 1: decay would pull them to 0.
-                ("*domain_weight*", {"weight_decay": 0.0}),
-                ("*bias*", {"weight_decay": 0.0}),
-                ("*norm*", {"weight_decay": 0.0}),
-            ],
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            train_split=None if valid_dataset is None else predefined_split(valid_dataset),
-            iterator_train=BatchIterator,
-            iterator_train__shuffle=True,
-            iterator_train__seed=shuffle_seed,
-            iterator_train__device=device,
-            # On a GPU, training batches come sorted by domain with their counts, so the
-            # step never waits for the device (on CPU nothing is gained: keep row order).
-            iterator_train__presort_domains=_presort_domains(device),
-            iterator_valid=BatchIterator,
-            iterator_valid__device=device,
-            precision=self.precision,
-            compile=compile_module,
-            callbacks=callbacks,
+            self._module_kwargs(),
+            self.get_params(deep=False),
+            valid_dataset=valid_dataset,
+            monitor=monitor,
             device=device,
-            verbose=int(self.verbose),
+            shuffle_seed=shuffle_seed,
         )
 
     # -- prediction ---------------------------------------------------------------------
@@ -546,7 +444,13 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         True
         """
         state, tensors = read_file(path, cls.__name__)
-        return restore_estimator(cls, state, tensors, device)
+        estimator, history = restore_estimator(cls, state, device)
+        net = estimator._build_net(None, None, resolve_device(device), 0)
+        net.initialize()
+        plain_module(net).load_state_dict(tensors, strict=True)
+        net.history = History(history)
+        estimator.net_, estimator.history_ = net, net.history
+        return estimator
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -12,8 +12,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from skorch.callbacks import Callback
 
-from ._distributed import is_main_process
-from ._net import plain_module
+from ._distributed import is_main_process, plain_module
 
 
 class ValidationAUC(Callback):

@@ -20,6 +20,21 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 
+def resolve_device(device: str) -> str:
+    """``"auto"`` becomes ``"cuda"`` when a GPU is available, else ``"cpu"``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def plain_module(net) -> torch.nn.Module:
+    """The net's module, unwrapped from DDP and ``torch.compile`` (whose keys differ)."""
+    module = net.module_
+    if isinstance(module, DistributedDataParallel):
+        module = module.module
+    return getattr(module, "_orig_mod", module)
+
+
 def process_device(device: str) -> str:
     """This process's device: under torchrun, ``"cuda"`` becomes ``cuda:LOCAL_RANK``.
 

@@ -55,6 +55,23 @@ handle_unknown_domain : {"error", "average"}, default="error"
     ``sklearn_hamur.modules.UNKNOWN_DOMAIN`` (-1), and the model gives such a row the
     mean probability of every domain's path.
 """,
+    # -- backbone modules ----------------------------------------------------------------
+    "backbone_inputs": """
+cardinalities : sequence of int
+    Vocabulary size of each categorical field.
+n_numeric : int
+    Number of numeric fields.
+n_domains : int
+    Number of domains.
+d_embedding : int, default=16
+    Embedding width per categorical field.
+""",
+    "adapters": """
+adapters : AdapterSpec or None, default=None
+    HAMUR's adapters (:class:`~sklearn_hamur.modules.backbones.AdapterSpec`: how many,
+    ``k``, the bottleneck width, the hyper-network, shared or per domain); ``None``
+    builds the backbone alone.
+""",
     # -- backbone ----------------------------------------------------------------------
     "backbone": """
 backbone : str, default="mlp"

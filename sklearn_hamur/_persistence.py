@@ -20,11 +20,11 @@ import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from skorch.history import History
 
 from ._callbacks import to_plain
-from ._net import plain_module
+from ._distributed import plain_module
 from ._version import __version__
+from .encoder import MultiDomainEncoder
 
 FORMAT = "sklearn-hamur"
 FORMAT_VERSION = 1
@@ -183,11 +183,13 @@ def read_file(path, expected_estimator: str) -> tuple[dict, dict]:
     return state, tensors
 
 
-def restore_estimator(cls, state: dict, tensors: dict, device: str):
-    """Rebuild a fitted estimator of class ``cls`` from a file's state and tensors."""
-    from ._base import resolve_device
-    from .encoder import MultiDomainEncoder
+def restore_estimator(cls, state: dict, device: str):
+    """A fitted estimator of class ``cls`` from a file's state, its net not yet built.
 
+    Returns ``(estimator, history_rows)``: the estimator with its parameters (``device``
+    replacing the saved one), ``classes_``, feature names and encoder restored; the
+    caller builds ``net_`` and loads the file's tensors into it.
+    """
     params = _params_from_json(state["params"])
     params["device"] = device
     estimator = cls(**params)
@@ -200,10 +202,4 @@ def restore_estimator(cls, state: dict, tensors: dict, device: str):
     estimator.encoder_ = encoder
     estimator.domains_ = encoder.domains_
     estimator.n_domains_ = len(encoder.domains_)
-    net = estimator._build_net(None, None, resolve_device(device), 0)
-    net.initialize()
-    plain_module(net).load_state_dict(tensors, strict=True)
-    net.history = History(_history_from_json(state["history"]))
-    estimator.net_ = net
-    estimator.history_ = net.history
-    return estimator
+    return estimator, _history_from_json(state["history"])

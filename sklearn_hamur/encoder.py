@@ -139,6 +139,28 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         self
             The fitted encoder.
         """
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit on ``X`` and encode it, checking ``X`` and its domain column once.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_columns)
+            The training rows, with the domain column ``domain_col``.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        skorch.helper.SliceDict
+            ``X`` encoded, as :meth:`transform` returns it.
+        """
+        return self._encode(*self._fit(X))
+
+    def _fit(self, X) -> tuple[pd.DataFrame, pd.Series | None]:
+        """Fit; return ``X`` as a DataFrame and its checked domain column."""
         self._validate_params()
         X = as_frame(X, reset=True, estimator=self)
         domain = check_domain_column(X, self.domain_col)
@@ -159,7 +181,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
             scales = np.nanstd(values, axis=0) if len(values) else values[:0]
         self.scales_ = np.where(np.isfinite(scales) & (scales > 0), scales, 1.0)
         self.domains_ = np.array([0]) if domain is None else _sorted_unique(domain)
-        return self
+        return X, domain
 
     def transform(self, X):
         """Encode ``X`` into a ``SliceDict`` with ``x_cat``, ``x_num`` and ``domain``.
@@ -180,6 +202,10 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "domains_")
         X = as_frame(X, reset=False, estimator=self)
         check_columns_present(X, [*self.categorical_cols_, *self.numeric_cols_], self)
+        return self._encode(X, check_domain_column(X, self.domain_col))
+
+    def _encode(self, X: pd.DataFrame, domain: pd.Series | None):
+        """Encode the checked ``X`` whose checked domain column is ``domain``."""
         # int32 halves the memory of int64; a vocabulary beyond 2**31 would need int64.
         index_dtype = np.int32 if max(self.cardinalities_, default=0) < 2**31 else np.int64
         x_cat = np.empty((len(X), len(self.categorical_cols_)), dtype=index_dtype)
@@ -190,7 +216,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         # so that extreme inputs cannot overflow float32 into inf or NaN downstream.
         x_num = np.clip(np.nan_to_num(x_num, nan=0.0), -MAX_ABS_SCALED, MAX_ABS_SCALED)
         x_num = x_num.astype(np.float32)
-        return SliceDict(x_cat=x_cat, x_num=x_num, domain=self._encode_domain(X))
+        return SliceDict(x_cat=x_cat, x_num=x_num, domain=self._encode_domain(domain, len(X)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -238,10 +264,9 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         # Code -1 (missing) picks the appended last entry.
         return np.append(table, MISSING_INDEX)[codes]
 
-    def _encode_domain(self, X: pd.DataFrame) -> np.ndarray:
-        domain = check_domain_column(X, self.domain_col)
+    def _encode_domain(self, domain: pd.Series | None, n_rows: int) -> np.ndarray:
         if domain is None:
-            return np.zeros(len(X), dtype=np.int64)
+            return np.zeros(n_rows, dtype=np.int64)
         codes = pd.Index(self.domains_).get_indexer(domain)
         unknown = codes < 0
         if unknown.any():

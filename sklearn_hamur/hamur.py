@@ -126,6 +126,8 @@ class HAMURClassifier(BaseMultiDomainClassifier):
     'HyperNetwork'
     """
 
+    _adapters = True
+
     _parameter_constraints: dict = {
         **BaseMultiDomainClassifier._parameter_constraints,
         "adapter_rank": [Interval(Integral, 1, None, closed="left")],
@@ -235,16 +237,6 @@ class HAMURClassifier(BaseMultiDomainClassifier):
                 f"backbone={params['backbone']!r}. Got {n_adapters} instead."
             )
         return problems
-
-    def _module_kwargs(self) -> dict:
-        return {
-            **super()._module_kwargs(),
-            "n_adapters": self.n_adapters,
-            "adapter_rank": self.adapter_rank,
-            "d_adapter": self.d_adapter,
-            "d_hyper_hidden": tuple(self.hyper_hidden_units),
-            "share_adapters": bool(self.share_adapters),
-        }
 
 
 __all__ = ["HAMURClassifier"]

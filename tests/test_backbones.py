@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from sklearn_hamur.modules import UNKNOWN_DOMAIN, DomainGroups, HyperAdapter
-from sklearn_hamur.modules.backbones import BACKBONES, apply_adapters, make_backbone
+from sklearn_hamur.modules.backbones import BACKBONES, AdapterSpec, apply_adapters, make_backbone
 
 N_DOMAINS = 3
 
@@ -17,10 +17,9 @@ COMMON = dict(
     n_numeric=2,
     n_domains=N_DOMAINS,
     d_embedding=4,
-    adapter_rank=3,
-    d_adapter=4,
-    d_hyper_hidden=(6,),
 )
+# The adapter options of every model with adapters.
+ADAPTER = dict(rank=3, d_bottleneck=4, d_hyper_hidden=(6,))
 
 # Tiny widths; two hidden layers where the adapters go, so n_adapters can be 0, 1 or 2.
 OWN = {
@@ -46,9 +45,10 @@ NAMES = list(BACKBONES)
 CASES = [(name, n_adapters) for name in NAMES for n_adapters in (0, 1)]
 
 
-def make_model(name, n_adapters=1, seed=0, **overrides):
+def make_model(name, n_adapters=1, seed=0, share_adapters=False, **overrides):
     torch.manual_seed(seed)
-    return make_backbone(name, **{**COMMON, **OWN[name], "n_adapters": n_adapters, **overrides})
+    adapters = AdapterSpec(n_adapters=n_adapters, shared=share_adapters, **ADAPTER)
+    return make_backbone(name, **{**COMMON, **OWN[name], "adapters": adapters, **overrides})
 
 
 def make_batch(n=96, seed=0):

@@ -12,8 +12,7 @@ import torch.distributed as dist
 from sklearn.metrics import roc_auc_score
 
 from sklearn_hamur import HAMURClassifier
-from sklearn_hamur._base import resolve_device
-from sklearn_hamur._distributed import process_device
+from sklearn_hamur._distributed import process_device, resolve_device
 
 from .conftest import make_data
 

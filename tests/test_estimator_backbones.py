@@ -104,9 +104,9 @@ def test_save_load_with_a_backbone(tmp_path):
 @pytest.mark.parametrize("backbone", sorted(BACKBONES))
 def test_presorted_gpu_batch_path_for_every_backbone(backbone, monkeypatch):
     """Training batches sorted by domain on the host (the GPU path), run on CPU."""
-    import sklearn_hamur._base as base
+    import sklearn_hamur._net as net
 
-    monkeypatch.setattr(base, "_presort_domains", lambda device: True)
+    monkeypatch.setattr(net, "presort_domains", lambda device: True)
     X, y = make_data()
     clf = HAMURClassifier(**SMALL, **ADAPTER, backbone=backbone).fit(X, y)
     assert np.isfinite(clf.history_[:, "train_loss"]).all()

@@ -3,6 +3,7 @@ import torch
 
 from sklearn_hamur.modules import (
     UNKNOWN_DOMAIN,
+    AdapterSpec,
     BatchNorm,
     DomainGroups,
     HyperAdapter,
@@ -20,11 +21,13 @@ def make_model(n_adapters=1, share_adapters=False, n_domains=3, d_hidden=(16, 8)
         d_embedding=4,
         d_hidden=d_hidden,
         dropout=0.1,
-        n_adapters=n_adapters,
-        adapter_rank=3,
-        d_adapter=5,
-        d_hyper_hidden=(6,),
-        share_adapters=share_adapters,
+        adapters=AdapterSpec(
+            n_adapters=n_adapters,
+            rank=3,
+            d_bottleneck=5,
+            d_hyper_hidden=(6,),
+            shared=share_adapters,
+        ),
     )
 
 

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 
 from sklearn_hamur import HAMURClassifier, MultiDomainClassifier
 from sklearn_hamur._data import BatchIterator, MultiDomainDataset
-from sklearn_hamur.modules import MultiDomainMLP
+from sklearn_hamur.modules import AdapterSpec, MultiDomainMLP
 
 from .conftest import FAST_HAMUR, make_data
 
@@ -29,9 +29,9 @@ def test_mixed_precision_trains_and_predicts(precision):
 
 
 def test_compile_falls_back_with_a_warning(monkeypatch):
-    import sklearn_hamur._base as base
+    import sklearn_hamur._net as net
 
-    monkeypatch.setattr(base.shutil, "which", lambda name: None)
+    monkeypatch.setattr(net.shutil, "which", lambda name: None)
     X, y = make_data()
     with pytest.warns(UserWarning, match="compile=True ignored: .*C\\+\\+ compiler"):
         clf = MultiDomainClassifier(hidden_units=(8,), max_epochs=1, compile=True).fit(X, y)
@@ -59,10 +59,7 @@ def test_presorted_training_batches_match_the_unsorted_path():
         n_domains=3,
         d_embedding=4,
         d_hidden=(8,),
-        n_adapters=1,
-        adapter_rank=2,
-        d_adapter=3,
-        d_hyper_hidden=(4,),
+        adapters=AdapterSpec(n_adapters=1, rank=2, d_bottleneck=3, d_hyper_hidden=(4,)),
         dropout=0.0,
     ).eval()
     rng = np.random.default_rng(0)
@@ -97,9 +94,9 @@ def test_bad_precision_is_a_clear_error():
 
 def test_presorted_training_path_through_the_estimator(monkeypatch):
     """The GPU data path (batches sorted by domain on the host), exercised on CPU."""
-    import sklearn_hamur._base as base
+    import sklearn_hamur._net as net
 
-    monkeypatch.setattr(base, "_presort_domains", lambda device: True)
+    monkeypatch.setattr(net, "presort_domains", lambda device: True)
     X, y = make_data()
     clf = HAMURClassifier(**{**FAST_HAMUR, "early_stopping": True}).fit(X, y)
     batches = clf.history_[-1, "batches"]

@@ -7,8 +7,11 @@ from .backbones import (
     DCNV2,
     PLE,
     STAR,
+    AdapterSpec,
+    Backbone,
     DeepFM,
     MMoE,
+    MultiDomainMLP,
     SharedBottom,
     WideDeep,
     make_backbone,
@@ -16,12 +19,13 @@ from .backbones import (
 from .embedding import FeatureEmbedding
 from .hypernetwork import HyperNetwork
 from .mlp import MLP
-from .multi_domain_mlp import MultiDomainMLP
 from .norm import BatchNorm
 from .routing import UNKNOWN_DOMAIN, DomainGroups, average_unknown_domains
 
 __all__ = [
     "BACKBONES",
+    "AdapterSpec",
+    "Backbone",
     "DCN",
     "DCNV2",
     "PLE",

@@ -1,31 +1,30 @@
 """Multi-domain backbones, each usable with or without HAMUR's adapters.
 
-Every backbone is a :class:`torch.nn.Module` with the forward signature of
-:class:`~sklearn_hamur.modules.MultiDomainMLP`, ``forward(x_cat, x_num, domain)`` ->
-``(n,)`` logits, keyword-only constructors taking ``cardinalities``, ``n_numeric``,
-``n_domains``, ``d_embedding``, its own hyper-parameters and the HAMUR options
-``n_adapters`` (0: no adapter), ``adapter_rank``, ``d_adapter``, ``d_hyper_hidden`` and
-``share_adapters``.
+Every backbone is a :class:`Backbone`: a :class:`torch.nn.Module` with
+``forward(x_cat, x_num, domain)`` -> ``(n,)`` logits and a keyword-only constructor taking
+``cardinalities``, ``n_numeric``, ``n_domains``, ``d_embedding``, its own
+hyper-parameters, ``dropout`` and ``adapters`` (an :class:`AdapterSpec`, or ``None`` for
+the backbone alone). Each class declares in ``params`` the estimator parameters it takes;
+adding a backbone is one new file and one line in ``BACKBONES``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
-
-from ..multi_domain_mlp import MultiDomainMLP
-from ._adapters import AdaptedBackbone, apply_adapters
+from ..adapter import apply_adapters
+from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch
 from .dcn import DCN, DCNV2
 from .deepfm import DeepFM
 from .mmoe import MMoE
+from .multi_domain_mlp import MultiDomainMLP
 from .ple import PLE
 from .shared_bottom import SharedBottom
 from .star import STAR
 from .wide_deep import WideDeep
 
 #: Backbone name -> module class.
-BACKBONES: dict[str, type[nn.Module]] = {
+BACKBONES: dict[str, type[Backbone]] = {
     "mlp": MultiDomainMLP,
     "wide_deep": WideDeep,
     "dcn": DCN,
@@ -38,7 +37,42 @@ BACKBONES: dict[str, type[nn.Module]] = {
 }
 
 
-def make_backbone(name: str, **kwargs: Any) -> nn.Module:
+def backbone_class(name: str) -> type[Backbone]:
+    """The backbone class registered under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of the keys of ``BACKBONES``.
+
+    Returns
+    -------
+    type
+        The :class:`Backbone` subclass.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a registered backbone; the message lists the valid names.
+
+    See Also
+    --------
+    sklearn_hamur.modules.make_backbone : Build the backbone registered under a name.
+
+    Examples
+    --------
+    >>> from sklearn_hamur.modules.backbones import backbone_class
+    >>> backbone_class("dcn").adapted_param().name
+    'hidden_units'
+    """
+    try:
+        return BACKBONES[name]
+    except (KeyError, TypeError):
+        valid = ", ".join(repr(key) for key in BACKBONES)
+        raise ValueError(f"Unknown backbone {name!r}; expected one of {valid}.") from None
+
+
+def make_backbone(name: str, **kwargs: Any) -> Backbone:
     """Build the backbone registered under ``name`` with keyword arguments ``kwargs``.
 
     Parameters
@@ -52,7 +86,7 @@ def make_backbone(name: str, **kwargs: Any) -> nn.Module:
 
     Returns
     -------
-    torch.nn.Module
+    Backbone
         The backbone.
 
     Raises
@@ -68,8 +102,9 @@ def make_backbone(name: str, **kwargs: Any) -> nn.Module:
     Examples
     --------
     >>> from sklearn_hamur.modules import make_backbone
+    >>> from sklearn_hamur.modules.backbones import AdapterSpec
     >>> model = make_backbone("dcn", cardinalities=[10], n_numeric=1, n_domains=2,
-    ...                       d_embedding=4, d_hidden=[8], n_adapters=1)
+    ...                       d_embedding=4, d_hidden=[8], adapters=AdapterSpec(rank=3))
     >>> type(model).__name__
     'DCN'
     >>> make_backbone("dnc")  # doctest: +ELLIPSIS
@@ -77,12 +112,7 @@ def make_backbone(name: str, **kwargs: Any) -> nn.Module:
     ...
     ValueError: Unknown backbone 'dnc'; expected one of 'mlp', 'wide_deep', 'dcn', ...
     """
-    try:
-        cls = BACKBONES[name]
-    except (KeyError, TypeError):
-        valid = ", ".join(repr(key) for key in BACKBONES)
-        raise ValueError(f"Unknown backbone {name!r}; expected one of {valid}.") from None
-    return cls(**kwargs)
+    return backbone_class(name)(**kwargs)
 
 
 __all__ = [
@@ -91,11 +121,16 @@ __all__ = [
     "DCNV2",
     "PLE",
     "STAR",
-    "AdaptedBackbone",
+    "AdapterSpec",
+    "Backbone",
+    "BackboneParam",
     "DeepFM",
     "MMoE",
+    "MultiDomainMLP",
     "SharedBottom",
+    "SortedBatch",
     "WideDeep",
     "apply_adapters",
+    "backbone_class",
     "make_backbone",
 ]

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..._docstrings import fill_doc
 from ..mlp import MLP
-from ..routing import DomainGroups
-from ._adapters import AdaptedBackbone, make_heads
+from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, make_heads
+from .multi_domain_mlp import HIDDEN_UNITS_SEARCH
 
 
 class CrossNetwork(nn.Module):
@@ -90,7 +91,8 @@ class CrossNetworkV2(nn.Module):
         return x
 
 
-class DCN(AdaptedBackbone):
+@fill_doc
+class DCN(Backbone):
     """Deep & Cross Network (Wang et al., 2017) with per-domain heads and HAMUR adapters.
 
     DCN [1]_: ``logit = head_d([cross(e), adapter_d(deep(e))])``: a cross network and a deep
@@ -103,30 +105,14 @@ class DCN(AdaptedBackbone):
 
     Parameters
     ----------
-    cardinalities : sequence of int
-        Vocabulary size of each categorical field.
-    n_numeric : int
-        Number of numeric fields.
-    n_domains : int
-        Number of domains.
-    d_embedding : int, default=16
-        Embedding width per categorical field.
+    %(backbone_inputs)s
     n_cross_layers : int, default=2
         Number of cross layers (reference MovieLens: 2, Ali-CCP: 7).
     d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part (reference MovieLens: ``[256, 128]``).
     dropout : float, default=0.2
         Dropout rate in the deep part.
-    n_adapters : int, default=0
-        How many of the last deep blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int, default=35
-        ``k``, side of the instance matrix.
-    d_adapter : int, default=32
-        Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int, default=(64,)
-        Hidden widths of the hyper-network.
-    share_adapters : bool, default=False
-        Share U, V, biases and the norm across domains instead of one set per domain.
+    %(adapters)s
 
     See Also
     --------
@@ -149,10 +135,15 @@ class DCN(AdaptedBackbone):
     >>> import torch
     >>> from sklearn_hamur.modules import DCN
     >>> model = DCN(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
-    ...             n_cross_layers=2, d_hidden=[8], dropout=0.0, n_adapters=1)
+    ...             n_cross_layers=2, d_hidden=[8], dropout=0.0, adapters=AdapterSpec(rank=3))
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
     torch.Size([2])
     """
+
+    params = (
+        BackboneParam("n_cross_layers", "n_cross_layers", range(1, 5)),
+        BackboneParam("hidden_units", "d_hidden", HIDDEN_UNITS_SEARCH, adapted=True),
+    )
 
     def __init__(
         self,
@@ -164,11 +155,7 @@ class DCN(AdaptedBackbone):
         n_cross_layers: int = 2,
         d_hidden: Sequence[int] = (256, 128),
         dropout: float = 0.2,
-        n_adapters: int = 0,
-        adapter_rank: int = 35,
-        d_adapter: int = 32,
-        d_hyper_hidden: Sequence[int] = (64,),
-        share_adapters: bool = False,
+        adapters: AdapterSpec | None = None,
     ) -> None:
         super().__init__(
             cardinalities=cardinalities,
@@ -184,34 +171,20 @@ class DCN(AdaptedBackbone):
         # NOTE[DIFF]: one output layer per domain; the paper has one, and the HAMUR
         # reference's DCN has no domain-specific parameter at all.
         self.heads = make_heads(d_in + self.deep.d_hidden_out, n_domains)
-        self._init_adapters(
-            widths=d_hidden,
-            n_adapters=n_adapters,
-            adapter_rank=adapter_rank,
-            d_adapter=d_adapter,
-            d_hyper_hidden=d_hyper_hidden,
-            share_adapters=share_adapters,
-        )
+        self._init_adapters(widths=d_hidden, adapters=adapters)
 
     @staticmethod
     def _make_cross(*, d_in: int, n_layers: int) -> nn.Module:
         return CrossNetwork(d_in=d_in, n_layers=n_layers)
 
-    def _forward_known(
-        self,
-        x_cat: torch.Tensor,
-        x_num: torch.Tensor,
-        domain: torch.Tensor,
-        domain_counts: list[int] | None = None,
-    ) -> torch.Tensor:
-        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
-        e, s = self._embed(groups.sort(x_cat), groups.sort(x_num))
-        crossed = groups.split(self.cross(e))
-        deep = self._shared_blocks(self.deep, e, s, groups)
+    def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
+        crossed = batch.groups.split(self.cross(batch.e))
+        deep = self._shared_blocks(self.deep, batch.e, batch)
         hs = [(d, torch.cat([c, h], dim=1)) for (d, c), (_, h) in zip(crossed, deep)]
-        return groups.restore(self._heads(self.heads, hs, groups))
+        return self._heads(self.heads, hs, batch.groups)
 
 
+@fill_doc
 class DCNV2(DCN):
     """DCN-V2 (Wang et al., 2021): DCN with full-rank matrix cross layers.
 
@@ -222,30 +195,14 @@ class DCNV2(DCN):
 
     Parameters
     ----------
-    cardinalities : sequence of int
-        Vocabulary size of each categorical field.
-    n_numeric : int
-        Number of numeric fields.
-    n_domains : int
-        Number of domains.
-    d_embedding : int, default=16
-        Embedding width per categorical field.
+    %(backbone_inputs)s
     n_cross_layers : int, default=2
         Number of cross layers.
     d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part.
     dropout : float, default=0.2
         Dropout rate in the deep part.
-    n_adapters : int, default=0
-        How many of the last deep blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int, default=35
-        ``k``, side of the instance matrix.
-    d_adapter : int, default=32
-        Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int, default=(64,)
-        Hidden widths of the hyper-network.
-    share_adapters : bool, default=False
-        Share U, V, biases and the norm across domains instead of one set per domain.
+    %(adapters)s
 
     See Also
     --------
@@ -269,7 +226,8 @@ class DCNV2(DCN):
     >>> import torch
     >>> from sklearn_hamur.modules import DCNV2
     >>> model = DCNV2(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
-    ...               n_cross_layers=2, d_hidden=[8], dropout=0.0, n_adapters=1)
+    ...               n_cross_layers=2, d_hidden=[8], dropout=0.0,
+    ...               adapters=AdapterSpec(rank=3))
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
     torch.Size([2])
     """

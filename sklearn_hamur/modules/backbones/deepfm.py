@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..._docstrings import fill_doc
 from ..mlp import MLP
-from ..routing import DomainGroups
-from ._adapters import AdaptedBackbone, make_heads
+from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, make_heads
+from .multi_domain_mlp import HIDDEN_UNITS_SEARCH
 from .wide_deep import FirstOrder
 
 
@@ -27,7 +28,8 @@ def fm_interaction(fields: torch.Tensor) -> torch.Tensor:
     return 0.5 * (fields.sum(1).square() - fields.square().sum(1)).sum(1)
 
 
-class DeepFM(AdaptedBackbone):
+@fill_doc
+class DeepFM(Backbone):
     """DeepFM (Guo et al., 2017) with per-domain heads and optional HAMUR adapters.
 
     DeepFM [1]_: ``logit = first_order(x) + fm(v) + head_d(adapter_d(deep(v)))`` where ``v``
@@ -53,16 +55,7 @@ class DeepFM(AdaptedBackbone):
         Hidden widths of the deep part.
     dropout : float, default=0.2
         Dropout rate in the deep part.
-    n_adapters : int, default=0
-        How many of the last deep blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int, default=35
-        ``k``, side of the instance matrix.
-    d_adapter : int, default=32
-        Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int, default=(64,)
-        Hidden widths of the hyper-network.
-    share_adapters : bool, default=False
-        Share U, V, biases and the norm across domains instead of one set per domain.
+    %(adapters)s
 
     See Also
     --------
@@ -86,10 +79,13 @@ class DeepFM(AdaptedBackbone):
     >>> import torch
     >>> from sklearn_hamur.modules import DeepFM
     >>> model = DeepFM(cardinalities=[10, 5], n_numeric=2, n_domains=3, d_embedding=4,
-    ...                d_hidden=[8], dropout=0.0, n_adapters=1)
+    ...                d_hidden=[8], dropout=0.0,
+    ...                adapters=AdapterSpec(rank=3))
     >>> model(torch.tensor([[3, 1], [4, 0]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
     torch.Size([2])
     """
+
+    params = (BackboneParam("hidden_units", "d_hidden", HIDDEN_UNITS_SEARCH, adapted=True),)
 
     def __init__(
         self,
@@ -100,11 +96,7 @@ class DeepFM(AdaptedBackbone):
         d_embedding: int = 16,
         d_hidden: Sequence[int] = (256, 128),
         dropout: float = 0.2,
-        n_adapters: int = 0,
-        adapter_rank: int = 35,
-        d_adapter: int = 32,
-        d_hyper_hidden: Sequence[int] = (64,),
-        share_adapters: bool = False,
+        adapters: AdapterSpec | None = None,
     ) -> None:
         super().__init__(
             cardinalities=cardinalities,
@@ -122,14 +114,7 @@ class DeepFM(AdaptedBackbone):
         # NOTE[DIFF]: one output layer of the deep part per domain (the paper has one).
         self.heads = make_heads(self.deep.d_hidden_out, n_domains)
         self.reset_parameters()
-        self._init_adapters(
-            widths=d_hidden,
-            n_adapters=n_adapters,
-            adapter_rank=adapter_rank,
-            d_adapter=d_adapter,
-            d_hyper_hidden=d_hyper_hidden,
-            share_adapters=share_adapters,
-        )
+        self._init_adapters(widths=d_hidden, adapters=adapters)
 
     def reset_parameters(self) -> None:
         """Draw new vectors of the numeric fields, as small as the categorical embeddings.
@@ -139,21 +124,11 @@ class DeepFM(AdaptedBackbone):
         if self.numeric_embedding is not None:
             nn.init.normal_(self.numeric_embedding, std=0.01)  # as the categorical ones
 
-    def _forward_known(
-        self,
-        x_cat: torch.Tensor,
-        x_num: torch.Tensor,
-        domain: torch.Tensor,
-        domain_counts: list[int] | None = None,
-    ) -> torch.Tensor:
-        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
-        x_cat, x_num = groups.sort(x_cat), groups.sort(x_num)
-        e, s = self._embed(x_cat, x_num)
-        fields = self._fields(e, x_num)
-        hs = self._shared_blocks(self.deep, fields.flatten(1), s, groups)
-        logits = self._heads(self.heads, hs, groups)
-        logits = logits + self.first_order(x_cat, x_num) + fm_interaction(fields)
-        return groups.restore(logits)
+    def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
+        fields = self._fields(batch.e, batch.x_num)
+        hs = self._shared_blocks(self.deep, fields.flatten(1), batch)
+        logits = self._heads(self.heads, hs, batch.groups)
+        return logits + self.first_order(batch.x_cat, batch.x_num) + fm_interaction(fields)
 
     def _fields(self, e: torch.Tensor, x_num: torch.Tensor) -> torch.Tensor:
         """The ``(n, n_fields, d_embedding)`` field vectors: embeddings, then ``V_i x_i``."""

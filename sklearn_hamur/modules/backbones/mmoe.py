@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..._docstrings import fill_doc
 from ..mlp import MLP
-from ..routing import DomainGroups
-from ._adapters import AdaptedBackbone
+from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, make_towers
+from .shared_bottom import TOWER_UNITS_SEARCH
 
 
 def make_experts(
@@ -37,7 +38,8 @@ def mix_experts(gate_logits: torch.Tensor, experts: torch.Tensor) -> torch.Tenso
     return torch.bmm(torch.softmax(gate_logits, dim=-1).unsqueeze(1), experts).squeeze(1)
 
 
-class MMoE(AdaptedBackbone):
+@fill_doc
+class MMoE(Backbone):
     """Multi-gate Mixture-of-Experts (Ma et al., 2018), one gate and tower per domain.
 
     MMoE [1]_ with domains as tasks: ``n_experts`` expert MLPs over the concatenated
@@ -49,14 +51,7 @@ class MMoE(AdaptedBackbone):
 
     Parameters
     ----------
-    cardinalities : sequence of int
-        Vocabulary size of each categorical field.
-    n_numeric : int
-        Number of numeric fields.
-    n_domains : int
-        Number of domains (gates and towers).
-    d_embedding : int, default=16
-        Embedding width per categorical field.
+    %(backbone_inputs)s
     n_experts : int, default=4
         Number of shared experts.
     d_expert : sequence of int, default=(256,)
@@ -65,16 +60,7 @@ class MMoE(AdaptedBackbone):
         Hidden widths of each domain's tower.
     dropout : float, default=0.2
         Dropout rate in the experts and the towers.
-    n_adapters : int, default=0
-        How many of the last tower blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int, default=35
-        ``k``, side of the instance matrix.
-    d_adapter : int, default=32
-        Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int, default=(64,)
-        Hidden widths of the hyper-network.
-    share_adapters : bool, default=False
-        Share U, V, biases and the norm across domains instead of one set per domain.
+    %(adapters)s
 
     See Also
     --------
@@ -99,10 +85,17 @@ class MMoE(AdaptedBackbone):
     >>> import torch
     >>> from sklearn_hamur.modules import MMoE
     >>> model = MMoE(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
-    ...              n_experts=2, d_expert=[8], d_tower=[8], dropout=0.0, n_adapters=1)
+    ...              n_experts=2, d_expert=[8], d_tower=[8], dropout=0.0,
+    ...              adapters=AdapterSpec(rank=3))
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
     torch.Size([2])
     """
+
+    params = (
+        BackboneParam("n_experts", "n_experts", range(2, 9)),
+        BackboneParam("expert_units", "d_expert", ("128", "256", "256-128")),
+        BackboneParam("tower_units", "d_tower", TOWER_UNITS_SEARCH, adapted=True),
+    )
 
     def __init__(
         self,
@@ -115,11 +108,7 @@ class MMoE(AdaptedBackbone):
         d_expert: Sequence[int] = (256,),
         d_tower: Sequence[int] = (128,),
         dropout: float = 0.2,
-        n_adapters: int = 0,
-        adapter_rank: int = 35,
-        d_adapter: int = 32,
-        d_hyper_hidden: Sequence[int] = (64,),
-        share_adapters: bool = False,
+        adapters: AdapterSpec | None = None,
     ) -> None:
         super().__init__(
             cardinalities=cardinalities,
@@ -139,34 +128,19 @@ class MMoE(AdaptedBackbone):
         # NOTE[DIFF]: the paper's gates and towers are per task and every row goes through
         # all of them; here they are per domain, and a row goes through its domain's only.
         self.gates = nn.ModuleList(nn.Linear(d_in, n_experts) for _ in range(n_domains))
-        self.towers = nn.ModuleList(
-            MLP(d_in=d_expert[-1], d_hidden=d_tower, d_out=1, dropout=dropout)
-            for _ in range(n_domains)
+        self.towers = make_towers(
+            d_in=d_expert[-1], d_hidden=d_tower, dropout=dropout, n_domains=n_domains
         )
-        self._init_adapters(
-            widths=d_tower,
-            n_adapters=n_adapters,
-            adapter_rank=adapter_rank,
-            d_adapter=d_adapter,
-            d_hyper_hidden=d_hyper_hidden,
-            share_adapters=share_adapters,
-        )
+        self._init_adapters(widths=d_tower, adapters=adapters)
 
-    def _forward_known(
-        self,
-        x_cat: torch.Tensor,
-        x_num: torch.Tensor,
-        domain: torch.Tensor,
-        domain_counts: list[int] | None = None,
-    ) -> torch.Tensor:
-        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
-        e, s = self._embed(groups.sort(x_cat), groups.sort(x_num))
-        experts = groups.split(run_experts(self.experts, e))
+    def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
+        groups = batch.groups
+        experts = groups.split(run_experts(self.experts, batch.e))
         hs = [
             (d, mix_experts(self.gates[d](e_d), x_d))
-            for (d, e_d), (_, x_d) in zip(groups.split(e), experts)
+            for (d, e_d), (_, x_d) in zip(groups.split(batch.e), experts)
         ]
-        return groups.restore(self._towers(self.towers, hs, s, groups))
+        return self._towers(self.towers, hs, batch)
 
 
 __all__ = ["MMoE", "make_experts", "mix_experts", "run_experts"]

@@ -8,10 +8,11 @@ from typing import cast
 import torch
 from torch import nn
 
-from ..mlp import MLP
+from ..._docstrings import fill_doc
 from ..routing import DomainGroups
-from ._adapters import AdaptedBackbone, DomainChunks
+from .base import AdapterSpec, Backbone, BackboneParam, DomainChunks, SortedBatch, make_towers
 from .mmoe import make_experts, mix_experts, run_experts
+from .shared_bottom import TOWER_UNITS_SEARCH
 
 
 class ExtractionLayer(nn.Module):
@@ -104,7 +105,8 @@ class ExtractionLayer(nn.Module):
         return mix_experts(self.shared_gate(shared), experts), hs_out
 
 
-class PLE(AdaptedBackbone):
+@fill_doc
+class PLE(Backbone):
     """Progressive Layered Extraction (Tang et al., 2020), routed by domain, with adapters.
 
     PLE [1]_ with domains as tasks: ``n_levels`` extraction layers, each with
@@ -117,14 +119,7 @@ class PLE(AdaptedBackbone):
 
     Parameters
     ----------
-    cardinalities : sequence of int
-        Vocabulary size of each categorical field.
-    n_numeric : int
-        Number of numeric fields.
-    n_domains : int
-        Number of domains (gates and towers).
-    d_embedding : int, default=16
-        Embedding width per categorical field.
+    %(backbone_inputs)s
     n_levels : int, default=2
         Number of extraction layers.
     n_shared_experts : int, default=2
@@ -137,16 +132,7 @@ class PLE(AdaptedBackbone):
         Hidden widths of each domain's tower.
     dropout : float, default=0.2
         Dropout rate in the experts and the towers.
-    n_adapters : int, default=0
-        How many of the last tower blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int, default=35
-        ``k``, side of the instance matrix.
-    d_adapter : int, default=32
-        Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int, default=(64,)
-        Hidden widths of the hyper-network.
-    share_adapters : bool, default=False
-        Share U, V, biases and the norm across domains instead of one set per domain.
+    %(adapters)s
 
     See Also
     --------
@@ -171,10 +157,18 @@ class PLE(AdaptedBackbone):
     >>> from sklearn_hamur.modules import PLE
     >>> model = PLE(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4, n_levels=2,
     ...             n_shared_experts=1, n_specific_experts=1, d_expert=[8], d_tower=[8],
-    ...             dropout=0.0, n_adapters=1)
+    ...             dropout=0.0, adapters=AdapterSpec(rank=3))
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
     torch.Size([2])
     """
+
+    params = (
+        BackboneParam("n_levels", "n_levels", range(1, 4)),
+        BackboneParam("n_shared_experts", "n_shared_experts", range(1, 5)),
+        BackboneParam("n_specific_experts", "n_specific_experts", range(1, 3)),
+        BackboneParam("expert_units", "d_expert", ("128", "256")),
+        BackboneParam("tower_units", "d_tower", TOWER_UNITS_SEARCH, adapted=True),
+    )
 
     def __init__(
         self,
@@ -189,11 +183,7 @@ class PLE(AdaptedBackbone):
         d_expert: Sequence[int] = (256,),
         d_tower: Sequence[int] = (128,),
         dropout: float = 0.2,
-        n_adapters: int = 0,
-        adapter_rank: int = 35,
-        d_adapter: int = 32,
-        d_hyper_hidden: Sequence[int] = (64,),
-        share_adapters: bool = False,
+        adapters: AdapterSpec | None = None,
     ) -> None:
         super().__init__(
             cardinalities=cardinalities,
@@ -223,32 +213,16 @@ class PLE(AdaptedBackbone):
             )
             for level, width in enumerate(widths)
         )
-        self.towers = nn.ModuleList(
-            MLP(d_in=d_expert[-1], d_hidden=d_tower, d_out=1, dropout=dropout)
-            for _ in range(n_domains)
+        self.towers = make_towers(
+            d_in=d_expert[-1], d_hidden=d_tower, dropout=dropout, n_domains=n_domains
         )
-        self._init_adapters(
-            widths=d_tower,
-            n_adapters=n_adapters,
-            adapter_rank=adapter_rank,
-            d_adapter=d_adapter,
-            d_hyper_hidden=d_hyper_hidden,
-            share_adapters=share_adapters,
-        )
+        self._init_adapters(widths=d_tower, adapters=adapters)
 
-    def _forward_known(
-        self,
-        x_cat: torch.Tensor,
-        x_num: torch.Tensor,
-        domain: torch.Tensor,
-        domain_counts: list[int] | None = None,
-    ) -> torch.Tensor:
-        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
-        e, s = self._embed(groups.sort(x_cat), groups.sort(x_num))
-        shared, hs = e, groups.split(e)
+    def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
+        shared, hs = batch.e, batch.groups.split(batch.e)
         for level in self.levels:
-            shared, hs = level(shared, hs, groups)
-        return groups.restore(self._towers(self.towers, hs, s, groups))
+            shared, hs = level(shared, hs, batch.groups)
+        return self._towers(self.towers, hs, batch)
 
 
 __all__ = ["PLE", "ExtractionLayer"]

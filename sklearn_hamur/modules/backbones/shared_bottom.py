@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
+from ..._docstrings import fill_doc
 from ..mlp import MLP
-from ..routing import DomainGroups
-from ._adapters import AdaptedBackbone
+from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, make_towers
+
+#: Widths searched for the towers of the backbones with per-domain towers.
+TOWER_UNITS_SEARCH = ("64", "128", "128-64")
 
 
-class SharedBottom(AdaptedBackbone):
+@fill_doc
+class SharedBottom(Backbone):
     """Shared-Bottom multi-domain model (Caruana, 1997; Ruder, 2017) with HAMUR adapters.
 
     Hard parameter sharing [1]_, [2]_: a bottom MLP over the concatenated embeddings is
@@ -23,30 +26,14 @@ class SharedBottom(AdaptedBackbone):
 
     Parameters
     ----------
-    cardinalities : sequence of int
-        Vocabulary size of each categorical field.
-    n_numeric : int
-        Number of numeric fields.
-    n_domains : int
-        Number of domains (towers).
-    d_embedding : int, default=16
-        Embedding width per categorical field.
+    %(backbone_inputs)s
     d_bottom : sequence of int, default=(256,)
         Hidden widths of the shared bottom MLP.
     d_tower : sequence of int, default=(128,)
         Hidden widths of each domain's tower.
     dropout : float, default=0.2
         Dropout rate in the bottom and the towers.
-    n_adapters : int, default=0
-        How many of the last tower blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int, default=35
-        ``k``, side of the instance matrix.
-    d_adapter : int, default=32
-        Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int, default=(64,)
-        Hidden widths of the hyper-network.
-    share_adapters : bool, default=False
-        Share U, V, biases and the norm across domains instead of one set per domain.
+    %(adapters)s
 
     See Also
     --------
@@ -70,10 +57,16 @@ class SharedBottom(AdaptedBackbone):
     >>> import torch
     >>> from sklearn_hamur.modules import SharedBottom
     >>> model = SharedBottom(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
-    ...                      d_bottom=[8], d_tower=[8], dropout=0.0, n_adapters=1)
+    ...                      d_bottom=[8], d_tower=[8], dropout=0.0,
+    ...                      adapters=AdapterSpec(rank=3))
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
     torch.Size([2])
     """
+
+    params = (
+        BackboneParam("bottom_units", "d_bottom", ("128", "256", "256-128")),
+        BackboneParam("tower_units", "d_tower", TOWER_UNITS_SEARCH, adapted=True),
+    )
 
     def __init__(
         self,
@@ -85,11 +78,7 @@ class SharedBottom(AdaptedBackbone):
         d_bottom: Sequence[int] = (256,),
         d_tower: Sequence[int] = (128,),
         dropout: float = 0.2,
-        n_adapters: int = 0,
-        adapter_rank: int = 35,
-        d_adapter: int = 32,
-        d_hyper_hidden: Sequence[int] = (64,),
-        share_adapters: bool = False,
+        adapters: AdapterSpec | None = None,
     ) -> None:
         super().__init__(
             cardinalities=cardinalities,
@@ -101,30 +90,13 @@ class SharedBottom(AdaptedBackbone):
         # NOTE[DIFF]: multi-task shared-bottom has one tower per task and every row goes
         # through all of them; here the towers are per domain, and a row goes through its
         # domain's only.
-        self.towers = nn.ModuleList(
-            MLP(d_in=self.bottom.d_hidden_out, d_hidden=d_tower, d_out=1, dropout=dropout)
-            for _ in range(n_domains)
+        self.towers = make_towers(
+            d_in=self.bottom.d_hidden_out, d_hidden=d_tower, dropout=dropout, n_domains=n_domains
         )
-        self._init_adapters(
-            widths=d_tower,
-            n_adapters=n_adapters,
-            adapter_rank=adapter_rank,
-            d_adapter=d_adapter,
-            d_hyper_hidden=d_hyper_hidden,
-            share_adapters=share_adapters,
-        )
+        self._init_adapters(widths=d_tower, adapters=adapters)
 
-    def _forward_known(
-        self,
-        x_cat: torch.Tensor,
-        x_num: torch.Tensor,
-        domain: torch.Tensor,
-        domain_counts: list[int] | None = None,
-    ) -> torch.Tensor:
-        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
-        e, s = self._embed(groups.sort(x_cat), groups.sort(x_num))
-        hs = groups.split(self.bottom(e))
-        return groups.restore(self._towers(self.towers, hs, s, groups))
+    def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
+        return self._towers(self.towers, batch.groups.split(self.bottom(batch.e)), batch)
 
 
-__all__ = ["SharedBottom"]
+__all__ = ["TOWER_UNITS_SEARCH", "SharedBottom"]

@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..._docstrings import fill_doc
 from ..norm import BatchNorm
-from ..routing import DomainGroups
-from ._adapters import AdaptedBackbone, DomainChunks
+from .base import AdapterSpec, Backbone, BackboneParam, DomainChunks, SortedBatch
+from .multi_domain_mlp import HIDDEN_UNITS_SEARCH
 
 
 class PartitionedNorm(nn.Module):
@@ -121,7 +122,8 @@ def make_auxiliary(*, d_in: int, d_hidden: Sequence[int], dropout: float) -> nn.
     return nn.Sequential(layers)
 
 
-class STAR(AdaptedBackbone):
+@fill_doc
+class STAR(Backbone):
     """Star Topology Adaptive Recommender (Sheng et al., 2021) with HAMUR adapters.
 
     STAR [1]_: the concatenated embeddings ``e`` go through partitioned normalization, then
@@ -148,16 +150,7 @@ class STAR(AdaptedBackbone):
         Hidden widths of the auxiliary network.
     dropout : float, default=0.2
         Dropout rate in the star-topology and auxiliary networks.
-    n_adapters : int, default=0
-        How many of the last hidden star layers get an adapter; 0 disables HAMUR.
-    adapter_rank : int, default=35
-        ``k``, side of the instance matrix.
-    d_adapter : int, default=32
-        Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int, default=(64,)
-        Hidden widths of the hyper-network.
-    share_adapters : bool, default=False
-        Share U, V, biases and the norm across domains instead of one set per domain.
+    %(adapters)s
 
     See Also
     --------
@@ -181,10 +174,18 @@ class STAR(AdaptedBackbone):
     >>> import torch
     >>> from sklearn_hamur.modules import STAR
     >>> model = STAR(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
-    ...              d_hidden=[8, 8], d_auxiliary=[4], dropout=0.0, n_adapters=1)
+    ...              d_hidden=[8, 8], d_auxiliary=[4], dropout=0.0,
+    ...              adapters=AdapterSpec(rank=3))
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
     torch.Size([2])
     """
+
+    params = (
+        BackboneParam("hidden_units", "d_hidden", HIDDEN_UNITS_SEARCH, adapted=True),
+        BackboneParam("auxiliary_units", "d_auxiliary", ("32", "64", "128")),
+    )
+    # STAR's domain weight factors start at 1: decay would pull them to 0.
+    no_weight_decay = (*Backbone.no_weight_decay, "domain_weight")
 
     def __init__(
         self,
@@ -196,11 +197,7 @@ class STAR(AdaptedBackbone):
         d_hidden: Sequence[int] = (256, 128),
         d_auxiliary: Sequence[int] = (64,),
         dropout: float = 0.2,
-        n_adapters: int = 0,
-        adapter_rank: int = 35,
-        d_adapter: int = 32,
-        d_hyper_hidden: Sequence[int] = (64,),
-        share_adapters: bool = False,
+        adapters: AdapterSpec | None = None,
     ) -> None:
         super().__init__(
             cardinalities=cardinalities,
@@ -221,24 +218,10 @@ class STAR(AdaptedBackbone):
             d_in=d_embedding + d_in, d_hidden=d_auxiliary, dropout=dropout
         )
         nn.init.normal_(self.domain_embedding.weight, std=0.01)  # as the feature embeddings
-        self._init_adapters(
-            widths=d_hidden,
-            n_adapters=n_adapters,
-            adapter_rank=adapter_rank,
-            d_adapter=d_adapter,
-            d_hyper_hidden=d_hyper_hidden,
-            share_adapters=share_adapters,
-        )
+        self._init_adapters(widths=d_hidden, adapters=adapters)
 
-    def _forward_known(
-        self,
-        x_cat: torch.Tensor,
-        x_num: torch.Tensor,
-        domain: torch.Tensor,
-        domain_counts: list[int] | None = None,
-    ) -> torch.Tensor:
-        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
-        e, s = self._embed(groups.sort(x_cat), groups.sort(x_num))
+    def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
+        e, s, groups = batch.e, batch.s, batch.groups
         hs: DomainChunks = [(d, self.partitioned_norm(h, d)) for d, h in groups.split(e)]
         layers = [cast(StarLinear, layer) for layer in self.star_layers]
         # Layer-major order: layer i of every present domain, then the adapters after it.
@@ -246,9 +229,9 @@ class STAR(AdaptedBackbone):
             hs = [(d, self.dropout(torch.relu(layer(h, d)))) for d, h in hs]
             hs = self._after_block(i, hs, s, groups)
         logits = groups.concat([self.star_head(h, d).squeeze(-1) for d, h in hs])
-        domain_e = self.domain_embedding(groups.sort(domain))
+        domain_e = self.domain_embedding(batch.domain)
         auxiliary = self.auxiliary(torch.cat([domain_e, e], dim=1)).squeeze(-1)
-        return groups.restore(logits + auxiliary)
+        return logits + auxiliary
 
 
 __all__ = ["STAR", "PartitionedNorm", "StarLinear"]

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..._docstrings import fill_doc
 from ..embedding import FeatureEmbedding
 from ..mlp import MLP
-from ..routing import DomainGroups
-from ._adapters import AdaptedBackbone, make_heads
+from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, make_heads
+from .multi_domain_mlp import HIDDEN_UNITS_SEARCH
 
 
 class FirstOrder(nn.Module):
@@ -52,7 +53,8 @@ class FirstOrder(nn.Module):
         return out
 
 
-class WideDeep(AdaptedBackbone):
+@fill_doc
+class WideDeep(Backbone):
     """Wide & Deep (Cheng et al., 2016) with per-domain heads and optional HAMUR adapters.
 
     Wide & Deep [1]_: ``logit = wide(x) + head_d(adapter_d(deep(e)))``: the wide part is a
@@ -65,28 +67,12 @@ class WideDeep(AdaptedBackbone):
 
     Parameters
     ----------
-    cardinalities : sequence of int
-        Vocabulary size of each categorical field.
-    n_numeric : int
-        Number of numeric fields.
-    n_domains : int
-        Number of domains.
-    d_embedding : int, default=16
-        Embedding width per categorical field.
+    %(backbone_inputs)s
     d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part (reference MovieLens: ``[256, 128]``).
     dropout : float, default=0.2
         Dropout rate in the deep part (reference: 0.2).
-    n_adapters : int, default=0
-        How many of the last deep blocks get an adapter; 0 disables HAMUR.
-    adapter_rank : int, default=35
-        ``k``, side of the instance matrix.
-    d_adapter : int, default=32
-        Bottleneck width of the adapter.
-    d_hyper_hidden : sequence of int, default=(64,)
-        Hidden widths of the hyper-network.
-    share_adapters : bool, default=False
-        Share U, V, biases and the norm across domains instead of one set per domain.
+    %(adapters)s
 
     See Also
     --------
@@ -109,10 +95,13 @@ class WideDeep(AdaptedBackbone):
     >>> import torch
     >>> from sklearn_hamur.modules import WideDeep
     >>> model = WideDeep(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
-    ...                  d_hidden=[8, 8], dropout=0.0, n_adapters=1)
+    ...                  d_hidden=[8, 8], dropout=0.0,
+    ...                  adapters=AdapterSpec(rank=3))
     >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
     torch.Size([2])
     """
+
+    params = (BackboneParam("hidden_units", "d_hidden", HIDDEN_UNITS_SEARCH, adapted=True),)
 
     def __init__(
         self,
@@ -123,11 +112,7 @@ class WideDeep(AdaptedBackbone):
         d_embedding: int = 16,
         d_hidden: Sequence[int] = (256, 128),
         dropout: float = 0.2,
-        n_adapters: int = 0,
-        adapter_rank: int = 35,
-        d_adapter: int = 32,
-        d_hyper_hidden: Sequence[int] = (64,),
-        share_adapters: bool = False,
+        adapters: AdapterSpec | None = None,
     ) -> None:
         super().__init__(
             cardinalities=cardinalities,
@@ -142,28 +127,11 @@ class WideDeep(AdaptedBackbone):
         # NOTE[DIFF]: one output layer per domain; the paper has one, and the HAMUR
         # reference's Wide & Deep has no domain-specific parameter at all.
         self.heads = make_heads(self.deep.d_hidden_out, n_domains)
-        self._init_adapters(
-            widths=d_hidden,
-            n_adapters=n_adapters,
-            adapter_rank=adapter_rank,
-            d_adapter=d_adapter,
-            d_hyper_hidden=d_hyper_hidden,
-            share_adapters=share_adapters,
-        )
+        self._init_adapters(widths=d_hidden, adapters=adapters)
 
-    def _forward_known(
-        self,
-        x_cat: torch.Tensor,
-        x_num: torch.Tensor,
-        domain: torch.Tensor,
-        domain_counts: list[int] | None = None,
-    ) -> torch.Tensor:
-        groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
-        x_cat, x_num = groups.sort(x_cat), groups.sort(x_num)
-        e, s = self._embed(x_cat, x_num)
-        hs = self._shared_blocks(self.deep, e, s, groups)
-        logits = self._heads(self.heads, hs, groups) + self.wide(x_cat, x_num)
-        return groups.restore(logits)
+    def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
+        hs = self._shared_blocks(self.deep, batch.e, batch)
+        return self._heads(self.heads, hs, batch.groups) + self.wide(batch.x_cat, batch.x_num)
 
 
 __all__ = ["FirstOrder", "WideDeep"]
