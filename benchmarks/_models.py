@@ -51,22 +51,17 @@ def make_validation_callbacks(holder: dict, X_valid, y_valid, patience: int) -> 
     return [("bench_valid", BenchmarkValidation()), ("bench_early_stopping", stopper)]
 
 
-def split_model_name(model: str) -> tuple[str, str | None]:
-    """``"hamur:dcn"`` -> ``("hamur", "dcn")``, ``"mdc:dcn"`` -> ``("mlp", "dcn")``,
-    ``"hamur"`` -> ``("hamur", None)`` (run.py validates the names before any fit)."""
-    family, _, backbone = model.partition(":")
-    return {"mdc": "mlp"}.get(family, family) if backbone else family, backbone or None
-
-
 def neural_estimator(model, config, seed, X_valid, y_valid, categorical, numeric, *, batch=None):
     """The estimator of a neural model, early-stopped on ``X_valid``.
 
     ``model`` is a plain name or ``<family>:<backbone>`` (``hamur:dcn``, ``mdc:dcn``): the
     family's config section (``hamur`` / ``mlp``) applies, with ``backbone`` set.
     """
+    from run import parse_model
+
     from sklearn_hamur import HAMURClassifier, MultiDomainClassifier
 
-    base, backbone = split_model_name(model)
+    base, backbone = parse_model(model)
     holder: dict = {}
     params = {
         "max_epochs": config["max_epochs"],

@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+from _common import pipe_table
+
 MODEL_LABELS = {
     "hamur": "HAMURClassifier",
     "mlp": "MultiDomainClassifier (backbone)",
@@ -31,22 +33,22 @@ def write_reports(results: dict, output_dir: Path) -> list[Path]:
     output_dir.mkdir(parents=True, exist_ok=True)
     stem = output_dir / results.get("name", results["dataset"])
     paths = [stem.with_suffix(".json"), stem.with_suffix(".md"), stem.with_suffix(".png")]
-    paths[0].write_text(json.dumps(_jsonable(results), indent=1) + "\n")
+    paths[0].write_text(json.dumps(jsonable(results), indent=1) + "\n")
     paths[2] = plot_per_domain_auc(results, paths[2])
     paths[1].write_text(markdown(results, paths[2].name))
     return paths
 
 
-def _jsonable(value):
+def jsonable(value):
     """NaN and infinities become null (JSON has neither)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
+        return jsonable(value.item())
     return value
 
 
@@ -56,11 +58,6 @@ def fmt(stat: dict | None, digits: int = 4) -> str:
         return "-"
     text = f"{stat['mean']:.{digits}f}"
     return text + (f" ± {stat['std']:.{digits}f}" if stat.get("std") is not None else "")
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def main_table(results: dict) -> str:
@@ -78,7 +75,7 @@ def main_table(results: dict) -> str:
                 *[fmt(a) for a in s["auc_per_domain"]],
             ]
         )
-    return _table(header, rows)
+    return pipe_table(header, rows)
 
 
 def logloss_table(results: dict) -> str:
@@ -88,17 +85,24 @@ def logloss_table(results: dict) -> str:
         [label(m), fmt(s["logloss"]), *[fmt(v) for v in s["logloss_per_domain"]]]
         for m, s in results["summary"].items()
     ]
-    return _table(header, rows)
+    return pipe_table(header, rows)
+
+
+def _difference(c: dict, digits: int, p_digits: int) -> tuple[str, str]:
+    """``(mean ± std, p-value part)`` of a paired difference with a mean:
+    ``("+0.0012 ± 0.0020", ", p=0.41")``."""
+    spread = f" ± {c['std']:.{digits}f}" if c["std"] is not None else ""
+    p = ""
+    if c["p_value"] is not None:
+        p = ", p<0.001" if c["p_value"] < 0.001 else f", p={c['p_value']:.{p_digits}f}"
+    return f"{c['mean']:+.{digits}f}{spread}", p
 
 
 def _diff(c: dict) -> str:
     if c["mean"] is None:
         return "-"
-    spread = f" ± {c['std']:.4f}" if c["std"] is not None else ""
-    p = ""
-    if c["p_value"] is not None:
-        p = ", p<0.001" if c["p_value"] < 0.001 else f", p={c['p_value']:.3f}"
-    return f"{c['mean']:+.4f}{spread} ({c['wins']}/{c['n']} seeds{p}): **{c['verdict']}**"
+    difference, p = _difference(c, 4, 3)
+    return f"{difference} ({c['wins']}/{c['n']} seeds{p}): **{c['verdict']}**"
 
 
 def comparison_table(results: dict) -> str:
@@ -109,18 +113,15 @@ def comparison_table(results: dict) -> str:
         for other, c in results["hamur_vs"].items()
         if c is not None
     ]
-    return _table(header, rows)
+    return pipe_table(header, rows)
 
 
 def _paired(c: dict, digits: int = 4) -> str:
     """Short paired difference: ``+0.0012 ± 0.0020 (2/3, p=0.41) tie``."""
     if c["mean"] is None:
         return "-"
-    spread = f" ± {c['std']:.{digits}f}" if c["std"] is not None else ""
-    p = ""
-    if c["p_value"] is not None:
-        p = ", p<0.001" if c["p_value"] < 0.001 else f", p={c['p_value']:.2f}"
-    return f"{c['mean']:+.{digits}f}{spread} ({c['wins']}/{c['n']}{p}) {c['verdict']}"
+    difference, p = _difference(c, digits, 2)
+    return f"{difference} ({c['wins']}/{c['n']}{p}) {c['verdict']}"
 
 
 def backbone_table(results: dict) -> str:
@@ -153,7 +154,7 @@ def backbone_table(results: dict) -> str:
                 f"{fmt(h['epochs'], 1)} / {fmt(n['epochs'], 1)}",
             ]
         )
-    return _table(header, rows)
+    return pipe_table(header, rows)
 
 
 def backbone_domain_table(results: dict) -> str:
@@ -164,7 +165,7 @@ def backbone_domain_table(results: dict) -> str:
         [f"`{backbone}`", *[_paired(d) for d in c["auc_per_domain"]]]
         for backbone, c in results["adapter_effect"].items()
     ]
-    return _table(header, rows)
+    return pipe_table(header, rows)
 
 
 def backbone_section(results: dict) -> list[str]:
@@ -245,6 +246,13 @@ def markdown(results: dict, plot_name: str) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _error_bars(stats: list[dict]) -> tuple[list[float], list[float]]:
+    """Means (NaN for none) and standard deviations (0 for none) of ``mean_std`` dicts."""
+    means = [math.nan if st["mean"] is None else st["mean"] for st in stats]
+    stds = [0.0 if st["std"] is None else st["std"] for st in stats]
+    return means, stds
+
+
 def plot_per_domain_auc(results: dict, path: Path) -> Path:
     """Per-domain (and overall) test AUC of every model, error bars = std over seeds.
 
@@ -263,9 +271,7 @@ def plot_per_domain_auc(results: dict, path: Path) -> Path:
     width = 0.8 / max(len(summary), 1)
     fig, ax = plt.subplots(figsize=(4.5 + 1.5 * len(names), 4.2))
     for i, (model, s) in enumerate(summary.items()):
-        stats = [s["auc"], *s["auc_per_domain"]]
-        means = [math.nan if st["mean"] is None else st["mean"] for st in stats]
-        stds = [0.0 if st["std"] is None else st["std"] for st in stats]
+        means, stds = _error_bars([s["auc"], *s["auc_per_domain"]])
         x = [j + (i - (len(summary) - 1) / 2) * width for j in range(len(names))]
         ax.errorbar(x, means, yerr=stds, fmt="o", capsize=3, label=label(model))
     ax.set_xticks(range(len(names)), names)
@@ -293,14 +299,14 @@ def plot_backbones(results: dict, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1.5, 4.2), sharey=True)
     for p, (ax, panel) in enumerate(zip(axes, panels)):
         for offset, role, marker in ((-0.15, "hamur", "o"), (0.15, "no_adapter", "s")):
-            stats = [
-                summary[effect[b][role]]["auc"]
-                if p == 0
-                else summary[effect[b][role]]["auc_per_domain"][p - 1]
-                for b in backbones
-            ]
-            means = [math.nan if st["mean"] is None else st["mean"] for st in stats]
-            stds = [0.0 if st["std"] is None else st["std"] for st in stats]
+            means, stds = _error_bars(
+                [
+                    summary[effect[b][role]]["auc"]
+                    if p == 0
+                    else summary[effect[b][role]]["auc_per_domain"][p - 1]
+                    for b in backbones
+                ]
+            )
             name = "HAMURClassifier" if role == "hamur" else "MultiDomainClassifier (no adapter)"
             x = [i + offset for i in range(len(backbones))]
             ax.errorbar(x, means, yerr=stds, fmt=marker, capsize=3, label=name)

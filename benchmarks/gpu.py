@@ -25,6 +25,7 @@ import time
 import numpy as np
 import pandas as pd
 import torch
+from _common import print_report
 from sklearn.metrics import roc_auc_score
 
 from sklearn_hamur import HAMURClassifier, MultiDomainClassifier
@@ -136,11 +137,7 @@ def main() -> None:
                 )
                 print(lines[-1], flush=True)
     lines += ["", *auc_check(X, y, X_test, y_test)]
-    text = "\n".join(lines)
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
+    print_report("\n".join(lines), args.output)
 
 
 if __name__ == "__main__":

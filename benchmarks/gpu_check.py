@@ -23,12 +23,13 @@ import time
 
 import numpy as np
 import torch
+from _common import print_report
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from sklearn_hamur import HAMURClassifier, MultiDomainClassifier
 from sklearn_hamur.datasets import load_adult
-from sklearn_hamur.modules import MultiDomainMLP
+from sklearn_hamur.modules import AdapterSpec, MultiDomainMLP
 
 CARDINALITIES = [943 + 3, 1682 + 3, 2 + 3, 21 + 3, 795 + 3, 19 + 3, 72 + 3, 7 + 3]
 
@@ -95,8 +96,9 @@ def backbone_checks(lines: list[str]) -> None:
 def throughput(n_domains: int, n_adapters: int, batch_size: int, steps: int = 30):
     torch.manual_seed(0)
     device = torch.device("cuda")
+    adapters = AdapterSpec(n_adapters=n_adapters) if n_adapters else None
     model = MultiDomainMLP(
-        cardinalities=CARDINALITIES, n_numeric=0, n_domains=n_domains, n_adapters=n_adapters
+        cardinalities=CARDINALITIES, n_numeric=0, n_domains=n_domains, adapters=adapters
     ).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     g = torch.Generator(device="cpu").manual_seed(0)
@@ -162,11 +164,7 @@ def main() -> None:
                 f"{b_train / h_train:.2f} | {h_pred:,.0f} | {b_pred:,.0f} |"
             )
             print(lines[-1], flush=True)
-    text = "\n".join(lines)
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
+    print_report("\n".join(lines), args.output)
 
 
 if __name__ == "__main__":

@@ -20,23 +20,20 @@ import sys
 import threading
 import time
 
+from _common import current_rss, print_report
+
 CARDINALITIES = [10, 50, 100, 1_000, 10_000, 100_000, 20, 200, 2_000, 20_000] * 2
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 class PeakSampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.peak = rss_bytes()
+        self.peak = current_rss()
         self.running = True
 
     def run(self) -> None:
         while self.running:
-            self.peak = max(self.peak, rss_bytes())
+            self.peak = max(self.peak, current_rss())
             time.sleep(0.02)
 
 
@@ -67,7 +64,7 @@ def measure(n_rows: int) -> dict:
         early_stopping=False,
         random_state=0,
     )
-    before = rss_bytes()
+    before = current_rss()
     sampler = PeakSampler()
     sampler.start()
     start = time.perf_counter()
@@ -130,11 +127,7 @@ def main() -> None:
             f"{b['rows'] / a['rows']:.1f}x the rows (linear: equal ratios); target: under "
             f"3 GiB of peak total at 5M rows: {b['peak_total_mib'] / 1024:.2f} GiB.",
         ]
-    text = "\n".join(lines)
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
+    print_report("\n".join(lines), args.output)
 
 
 if __name__ == "__main__":

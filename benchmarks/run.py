@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
 import json
 import math
 import os
@@ -160,6 +159,17 @@ def load_dataset(name: str, data_dir: Path):
             "Douban (Diff-MSR files), domains music / book / movie; every file that exists, "
             f"pooled (missing: {', '.join(bunch.missing_files) or 'none'})"
         )
+    elif name == "adult":
+        # Shipped with the package; domain = sector of employment.
+        X, y = datasets.load_adult(return_X_y=True)
+        note = (
+            "UCI Adult (shipped with sklearn-hamur), domain = sector of employment, "
+            "label = income > 50K"
+        )
+        names = sorted(X["domain"].unique())
+        # The runner scores domains by index 0..D-1, as the other loaders give them.
+        X = X.assign(domain=X["domain"].map({name: i for i, name in enumerate(names)}))
+        return X, y, [str(d) for d in names], note
     elif name == "synthetic":
         X, y = datasets.make_multi_domain_classification(
             50_000, 3, domain_weights=[0.6, 0.3, 0.1], domain_shift=1.0, random_state=0
@@ -170,7 +180,7 @@ def load_dataset(name: str, data_dir: Path):
     return bunch.data, bunch.target, [str(d) for d in bunch.domain_names], note
 
 
-DATASETS = ("movielens-100k", "movielens-1m", "douban", "synthetic")
+DATASETS = ("movielens-100k", "movielens-1m", "douban", "adult", "synthetic")
 
 
 def subsample_rows(n_rows: int, size, seed: int) -> np.ndarray:
@@ -512,10 +522,10 @@ def run_benchmark(config: dict, data_dir: Path, checkpoint: Path | None = None) 
                     run = run_one(model, config, seed, data, n_domains)
                     runs.append(run)
                     if checkpoint is not None:
-                        from _report import _jsonable
+                        from _report import jsonable
 
                         checkpoint.write_text(
-                            json.dumps(_jsonable({"config": config, "runs": runs}), indent=1)
+                            json.dumps(jsonable({"config": config, "runs": runs}), indent=1)
                         )
                     progress.update(
                         f"seed {seed} {model:<16} test AUC {run['auc']:.4f} "
@@ -539,6 +549,15 @@ def run_benchmark(config: dict, data_dir: Path, checkpoint: Path | None = None) 
         },
         "machine": machine_info(config),
         "runs": runs,
+        **analysis(runs, models, config, n_domains),
+        "wall_s": time.perf_counter() - start,
+    }
+
+
+def analysis(runs, models, config, n_domains: int) -> dict:
+    """The ``summary``, ``hamur_vs`` and ``adapter_effect`` entries of the results of
+    ``runs``: the statistics over seeds and the paired comparisons."""
+    return {
         "summary": summarize(runs, models, n_domains),
         "hamur_vs": {
             other: paired_comparison(runs, other, n_domains) for other in models if other != "hamur"
@@ -546,7 +565,6 @@ def run_benchmark(config: dict, data_dir: Path, checkpoint: Path | None = None) 
         if "hamur" in models
         else {},
         "adapter_effect": adapter_effect(runs, models, config, n_domains),
-        "wall_s": time.perf_counter() - start,
     }
 
 
@@ -591,13 +609,7 @@ def merge_results(parts: list[dict]) -> dict:
         **{k: v for k, v in first.items() if k != "name"},
         "config": config,
         "runs": runs,
-        "summary": summarize(runs, models, n_domains),
-        "hamur_vs": {
-            other: paired_comparison(runs, other, n_domains) for other in models if other != "hamur"
-        }
-        if "hamur" in models
-        else {},
-        "adapter_effect": adapter_effect(runs, models, config, n_domains),
+        **analysis(runs, models, config, n_domains),
         "machine": {**first["machine"], "merged_from": len(parts)},
         "wall_s": max(part["wall_s"] for part in parts),
     }
@@ -606,12 +618,13 @@ def merge_results(parts: list[dict]) -> dict:
 def machine_info(config: dict) -> dict:
     import sklearn
     import torch
+    from _common import cpu_model, timestamp
 
     import sklearn_hamur
 
     return {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu": _cpu_model(),
+        "date": timestamp(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "threads": config["threads"],
         "python": platform.python_version(),
@@ -620,17 +633,6 @@ def machine_info(config: dict) -> dict:
         "sklearn-hamur": sklearn_hamur.__version__,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 # -- command line --------------------------------------------------------------------------
@@ -680,20 +682,16 @@ def main(argv: list[str] | None = None) -> dict:
             results = loaded[0] if len(loaded) == 1 else merge_results(loaded)
         except ValueError as exc:
             raise SystemExit(str(exc)) from None
-        if args.name:
-            results["name"] = args.name
-        paths = write_reports(results, args.output_dir)
-        print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
-        return results
-    try:
-        config = build_config(args)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
-    stem = args.name or config["dataset"]
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = args.output_dir / f"{stem}.partial.json"
-    results = run_benchmark(config, data_dir_of(args), checkpoint)
-    checkpoint.unlink(missing_ok=True)
+    else:
+        try:
+            config = build_config(args)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
+        stem = args.name or config["dataset"]
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint = args.output_dir / f"{stem}.partial.json"
+        results = run_benchmark(config, data_dir_of(args), checkpoint)
+        checkpoint.unlink(missing_ok=True)
     if args.name:
         results["name"] = args.name
     paths = write_reports(results, args.output_dir)

@@ -8,9 +8,9 @@ synthetic MovieLens-like data (8 categorical fields, domains drawn uniformly):
   backward, Adam step) on a fixed set of pre-built batches, after warm-up, median over
   repeats, for
 
-  * ``hamur``: :class:`~sklearn_hamur.modules.MultiDomainMLP` with ``n_adapters=1``
+  * ``hamur``: :class:`~sklearn_hamur.modules.MultiDomainMLP` with one adapter
     (what :class:`~sklearn_hamur.HAMURClassifier` trains),
-  * ``backbone``: the same with ``n_adapters=0`` (what
+  * ``backbone``: the same without adapters (what
     :class:`~sklearn_hamur.MultiDomainClassifier` trains),
   * ``naive``: ``_naive_reference.NaiveHAMUR``, the reference implementation's pattern
     (every tower and the hyper-network on the whole batch, per-row weights materialised);
@@ -42,7 +42,6 @@ Usage (from the repository root; ``sklearn_hamur`` must be importable)::
 from __future__ import annotations
 
 import argparse
-import datetime
 import gc
 import json
 import os
@@ -55,6 +54,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import cpu_model, current_rss, pipe_table, timestamp
 
 #: MovieLens-100k-like cardinalities of the 8 categorical fields (no numeric field).
 FIELDS = {
@@ -168,12 +168,6 @@ def make_frame(n_rows: int, n_domains: int, seed: int):
 # -- memory --------------------------------------------------------------------------------
 
 
-def current_rss() -> int:
-    """Resident set size of this process now, in bytes (Linux ``/proc/self/statm``)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def peak_rss() -> int:
     """Peak resident set size of this process so far, in bytes (``ru_maxrss`` is KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -202,15 +196,18 @@ class PeakRSSGrowth:
 
 def backbone_module_kwargs(backbone: str, adapters: bool) -> dict:
     """Module arguments of ``backbone`` as the estimators build it at their defaults."""
-    from sklearn_hamur import HAMURClassifier, MultiDomainClassifier
+    from sklearn_hamur import HAMURClassifier
+    from sklearn_hamur.modules.backbones import BACKBONES, AdapterSpec
 
-    estimator = (HAMURClassifier if adapters else MultiDomainClassifier)(
+    params = HAMURClassifier(
         backbone=backbone,
         d_embedding=ARCHITECTURE["d_embedding"],
         dropout=ARCHITECTURE["dropout"],
         hidden_units=ARCHITECTURE["d_hidden"],
+    ).get_params()
+    return BACKBONES[backbone].arguments(
+        params, AdapterSpec.from_params(params) if adapters else None
     )
-    return estimator._module_kwargs()
 
 
 def build_module(model: str, n_domains: int, backbone: str | None = None):
@@ -231,12 +228,22 @@ def build_module(model: str, n_domains: int, backbone: str | None = None):
         from _naive_reference import NaiveHAMUR
 
         return NaiveHAMUR(cardinalities=cardinalities, n_domains=n_domains, **ARCHITECTURE)
+    from sklearn_hamur.modules.backbones import AdapterSpec
+
+    adapters = AdapterSpec(
+        n_adapters=1,
+        rank=ARCHITECTURE["adapter_rank"],
+        d_bottleneck=ARCHITECTURE["d_adapter"],
+        d_hyper_hidden=ARCHITECTURE["d_hyper_hidden"],
+    )
     return MultiDomainMLP(
         cardinalities=cardinalities,
         n_numeric=0,
         n_domains=n_domains,
-        n_adapters=1 if model == "hamur" else 0,
-        **ARCHITECTURE,
+        d_embedding=ARCHITECTURE["d_embedding"],
+        d_hidden=ARCHITECTURE["d_hidden"],
+        dropout=ARCHITECTURE["dropout"],
+        adapters=adapters if model == "hamur" else None,
     )
 
 
@@ -281,10 +288,10 @@ def measure_module(job: dict) -> dict:
     torch.manual_seed(job["seed"])
     batches = make_batches(min(job["steps"], 8), job["batch_size"], job["n_domains"], job["seed"])
     module = build_module(job["model"], job["n_domains"], job.get("backbone"))
-    from sklearn_hamur._base import _adam_supports_fused
+    from sklearn_hamur._net import adam_supports_fused
 
     # The same optimizer the estimators use: fused Adam where torch has it.
-    optimizer = torch.optim.Adam(module.parameters(), lr=LR, fused=_adam_supports_fused())
+    optimizer = torch.optim.Adam(module.parameters(), lr=LR, fused=adam_supports_fused())
     n_steps, rows = job["steps"], job["steps"] * job["batch_size"]
     with PeakRSSGrowth() as memory:
         train_steps(module, optimizer, batches, job["warmup"])
@@ -514,9 +521,7 @@ def markdown_table(rows: list[list[str]]) -> str:
         "predict rows/s",
         "peak RSS growth (train)",
     ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+    return pipe_table(header, rows)
 
 
 def backbone_mode(args: argparse.Namespace) -> bool:
@@ -562,8 +567,7 @@ def backbone_table(results: list[dict], domains: list[int]) -> str:
                     f"{np_ / hp:.2f}",
                 ]
             )
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+    return pipe_table(header, rows)
 
 
 BACKBONE_NOTES = """\
@@ -616,29 +620,22 @@ def target_lines(results: list[dict], domains: list[int]) -> list[str]:
     ]
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: ``"0.52, 0.61, 0.70"``."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def machine_lines(args: argparse.Namespace, results: list[dict]) -> list[str]:
     import torch
 
     threads = sorted({r["threads"] for r in results if "threads" in r})
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     quick = ["- **--quick smoke test: tiny batches and few steps; not a measurement.**"]
     return (quick if args.quick else []) + [
-        f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
+        f"- date: {timestamp()}",
         f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores",
         f"- torch {torch.__version__}, Python {platform.python_version()}, "
         f"threads {threads} ({'--threads ' + str(args.threads) if args.threads else 'default'})",
-        f"- load average before the run: {args.load_before}; after: {load}",
+        f"- load average before the run: {args.load_before}; after: {load_average()}",
         f"- batch size {args.batch_size}; module loop: {args.warmup} warm-up steps, "
         f"median of {args.repeats} repeats of {args.steps} steps (naive: 1 warm-up step, "
         f"{args.naive_repeats} repeats of {args.naive_steps} steps)"
@@ -779,7 +776,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker_job:
         print(RESULT_PREFIX + json.dumps(run_job(json.loads(args.worker_job))), flush=True)
         return
-    args.load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    args.load_before = load_average()
     start = time.perf_counter()
     results = run_all(args)
     text = report(args, results, time.perf_counter() - start)

@@ -26,7 +26,7 @@ from ._data import MultiDomainDataset
 from ._distributed import plain_module, resolve_device
 from ._net import MultiDomainNet, make_net
 from ._persistence import read_file, restore_estimator, save_estimator
-from ._validation import as_frame, check_binary_target
+from ._validation import as_frame, check_binary_target, is_positive_int_sequence
 from .encoder import MultiDomainEncoder
 from .modules.backbones import BACKBONES
 
@@ -35,14 +35,6 @@ PREDICT_CHUNK_ROWS = 262_144
 
 #: Below this many rows, ``early_stopping="auto"`` trains without a validation split.
 AUTO_EARLY_STOPPING_MIN_ROWS = 10_000
-
-
-def _is_positive_int_sequence(value) -> bool:
-    return (
-        isinstance(value, list | tuple)
-        and len(value) > 0
-        and all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in value)
-    )
 
 
 def stratified_holdout(strata: np.ndarray, fraction: float, rng: np.random.RandomState):
@@ -74,7 +66,8 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         # The encoder's parameters are the estimators' too: one source of truth.
         **MultiDomainEncoder._parameter_constraints,
-        "backbone": [StrOptions(set(BACKBONES))],
+        # A live view: a backbone registered in BACKBONES is accepted.
+        "backbone": [StrOptions(BACKBONES.keys())],
         # Declared by the backbone classes (modules/backbones); derived in _backbone_params.
         **BACKBONE_CONSTRAINTS,
         "d_embedding": [Interval(Integral, 1, None, closed="left")],
@@ -119,7 +112,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             f"The {name!r} parameter of {type(self).__name__} must be a non-empty tuple of "
             f"positive ints, e.g. (256, 128). Got {params[name]!r} instead."
             for name in UNIT_PARAMS
-            if not _is_positive_int_sequence(params[name])
+            if not is_positive_int_sequence(params[name])
         ]
         device = params["device"]
         if isinstance(device, str) and device != "auto":

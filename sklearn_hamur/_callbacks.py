@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 
 from ._distributed import is_main_process, plain_module
 
@@ -63,6 +64,48 @@ def _auc(y: np.ndarray, scores: np.ndarray, weights: np.ndarray | None) -> float
     if len(np.unique(y)) < 2:
         return math.nan
     return float(roc_auc_score(y, scores, sample_weight=weights))
+
+
+#: A restored model whose validation AUC is this close to 0.5 is barely better than a
+#: constant: early stopping warns.
+NEAR_CHANCE_AUC = 0.02
+
+
+class RestoringEarlyStopping(EarlyStopping):
+    """skorch's early stopping with best-weights restore, and a warning on a poor restore.
+
+    It warns (naming the epoch and its validation scores) when the weights it restores
+    are those of the first of several epochs, or when their validation AUC is within
+    ``NEAR_CHANCE_AUC`` of 0.5: a model barely trained, which a user would otherwise
+    get without a word (heavy regularisation can make the validation AUC peak at epoch
+    1 while the validation loss still falls).
+    """
+
+    def on_train_end(self, net, **kwargs) -> None:
+        super().on_train_end(net, **kwargs)
+        history = net.history
+        if not self.load_best or not len(history) or not self.best_epoch_:
+            return
+        best = history[self.best_epoch_ - 1]
+        auc = best.get("valid_auc")
+        first = self.best_epoch_ == 1 and len(history) > 1
+        near_chance = auc is not None and np.isfinite(auc) and abs(auc - 0.5) < NEAR_CHANCE_AUC
+        if not (first or near_chance):
+            return
+        scores = ", ".join(
+            f"{key} {best[key]:.4f}"
+            for key in ("valid_auc", "valid_loss", "train_loss")
+            if isinstance(best.get(key), float)
+        )
+        why = "the first epoch's" if first else "near-chance"
+        warnings.warn(
+            f"Early stopping restored {why} weights: epoch {self.best_epoch_} of "
+            f"{len(history)} ({scores}). The model may be barely trained. Check the "
+            "validation scores in history_, lower the regularisation (weight_decay, "
+            "dropout), raise patience, or set early_stopping_metric='loss'.",
+            UserWarning,
+            stacklevel=2,
+        )
 
 
 class StopOnNonFiniteLoss(Callback):

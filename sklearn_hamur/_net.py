@@ -9,12 +9,17 @@ from collections.abc import Mapping
 
 import torch
 from skorch import NeuralNetBinaryClassifier
-from skorch.callbacks import EarlyStopping, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
+from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog, ProgressBar
 from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 from skorch.utils import to_tensor
 
-from ._callbacks import AtomicCheckpoint, StopOnNonFiniteLoss, ValidationAUC
+from ._callbacks import (
+    AtomicCheckpoint,
+    RestoringEarlyStopping,
+    StopOnNonFiniteLoss,
+    ValidationAUC,
+)
 from ._data import BatchIterator, MultiDomainDataset
 from ._distributed import plain_module
 
@@ -177,7 +182,7 @@ def training_callbacks(params: Mapping, monitor: str | None) -> list:
     """The estimators' callbacks: validation AUC, NaN guard, early stopping, checkpoints."""
     callbacks = [("valid_auc", ValidationAUC()), ("finite_loss", StopOnNonFiniteLoss())]
     if monitor is not None:
-        stopping = EarlyStopping(
+        stopping = RestoringEarlyStopping(
             monitor=monitor,
             lower_is_better=monitor == "valid_loss",
             patience=params["patience"],

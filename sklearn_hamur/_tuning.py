@@ -25,7 +25,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from skorch.callbacks import Callback
 
-from .metrics import _final_estimator, make_domain_scorer
+from ._domain_columns import final_estimator
+from ._search_space import decode_params, hamur_search_space
+from ._splitting import DomainStratifiedKFold
+from .metrics import make_domain_scorer
 
 #: The history key the pruning callback reads for each ``early_stopping_metric``.
 MONITORS = {
@@ -274,7 +277,7 @@ def tune(
     >>> len(study.trials), best.hidden_units in [(32,), (64, 32)]
     (2, True)
     """
-    model = _final_estimator(estimator)
+    model = final_estimator(estimator)
     if model is None or "callbacks" not in model.get_params(deep=False):
         raise TypeError(
             "tune needs an sklearn-hamur estimator (HAMURClassifier or "
@@ -290,8 +293,6 @@ def tune(
         )
     prefix = _model_prefix(estimator)
     if param_distributions is None:
-        from .model_selection import hamur_search_space
-
         adapters = "adapter_rank" in model.get_params(deep=False)
         param_distributions = hamur_search_space(adapters=adapters, prefix=prefix)
     _check_distributions(estimator, param_distributions)
@@ -303,8 +304,6 @@ def tune(
         else check_scoring(estimator, scoring=scoring)
     )
     if cv is None:
-        from .model_selection import DomainStratifiedKFold
-
         cv = DomainStratifiedKFold(n_splits=3, domain_col=model.domain_col)
     splits = list(check_cv(cv, y, classifier=True).split(X, y))
     pruner = optuna.pruners.MedianPruner() if pruner is None else pruner
@@ -363,11 +362,9 @@ class _Objective:
 
     def make_estimator(self, params, callback_factory=None):
         """A clone with ``params`` (decoded), the fixed parameters and the callback."""
-        from .model_selection import decode_params
-
         estimator = clone(self.estimator).set_params(**decode_params(params), **self.fixed)
         if callback_factory is not None:
-            model = _final_estimator(estimator)
+            model = final_estimator(estimator)
             callback = callback_factory(model.max_epochs)
             callbacks = [*(model.callbacks or []), ("optuna_pruning", callback)]
             estimator.set_params(**{self.prefix + "callbacks": callbacks})

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_feature_names, _check_n_features, column_or_1d
+
+
+def is_positive_int_sequence(value) -> bool:
+    """Whether ``value`` is a non-empty list or tuple of positive ints (layer widths)."""
+    return (
+        isinstance(value, list | tuple)
+        and len(value) > 0
+        and all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in value)
+    )
 
 
 def as_frame(X, *, reset: bool, estimator) -> pd.DataFrame:

@@ -6,9 +6,10 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import Interval
 
-from ._backbone_params import ADAPTED_UNITS
-from ._base import BaseMultiDomainClassifier, _is_positive_int_sequence
+from ._base import BaseMultiDomainClassifier
 from ._docstrings import fill_doc
+from ._validation import is_positive_int_sequence
+from .modules.backbones import BACKBONES
 
 
 @fill_doc
@@ -222,13 +223,14 @@ class HAMURClassifier(BaseMultiDomainClassifier):
 
     def _extra_param_problems(self, params: dict) -> list[str]:
         problems = super()._extra_param_problems(params)
-        if not _is_positive_int_sequence(params["hyper_hidden_units"]):
+        if not is_positive_int_sequence(params["hyper_hidden_units"]):
             problems.append(
                 "The 'hyper_hidden_units' parameter of HAMURClassifier must be a non-empty "
                 f"tuple of positive ints, e.g. (64,). Got {params['hyper_hidden_units']!r} instead."
             )
-        adapted = ADAPTED_UNITS.get(params["backbone"], "hidden_units")
-        n_blocks = len(params[adapted]) if _is_positive_int_sequence(params[adapted]) else None
+        backbone = BACKBONES.get(params["backbone"])
+        adapted = "hidden_units" if backbone is None else backbone.adapted_param().name
+        n_blocks = len(params[adapted]) if is_positive_int_sequence(params[adapted]) else None
         n_adapters = params["n_adapters"]
         if n_blocks is not None and isinstance(n_adapters, Integral) and n_adapters > n_blocks:
             problems.append(

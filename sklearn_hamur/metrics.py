@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import log_loss, roc_auc_score
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_consistent_length, column_or_1d
+
+from ._domain_columns import domain_col_of, domain_rows, domain_values
 
 #: Metrics of :func:`make_domain_scorer`, by name.
 METRICS = ("roc_auc", "log_loss")
@@ -77,10 +78,8 @@ def domain_scores(y_true, y_score, domains, metric=roc_auc_score, *, sample_weig
             "domain. Drop those rows or fill them with a domain value."
         )
     scores = {}
-    for domain in np.unique(domains):
-        rows = domains == domain
+    for key, rows in domain_rows(domains):
         weight = None if sample_weight is None else sample_weight[rows]
-        key = domain.item() if isinstance(domain, np.generic) else domain
         scores[key] = _score_rows(metric, y_true[rows], y_score[rows], weight)
     return scores
 
@@ -113,8 +112,8 @@ class _DomainScorer:
         )
 
     def __call__(self, estimator, X, y_true, sample_weight=None) -> float:
-        domain_col = self.domain_col if self.domain_col is not None else _domain_col_of(estimator)
-        domains = _domain_values(X, domain_col)
+        domain_col = self.domain_col if self.domain_col is not None else domain_col_of(estimator)
+        domains = domain_values(X, domain_col)
         classes = np.asarray(estimator.classes_)
         if len(classes) != 2:
             raise ValueError(
@@ -322,76 +321,6 @@ def domain_scorers(domain_col=None) -> dict:
         name: make_domain_scorer(metric, aggregate=aggregate, domain_col=domain_col)
         for name, (metric, aggregate) in names.items()
     }
-
-
-# -- finding the domain column ---------------------------------------------------------
-
-
-def _final_estimator(estimator, *, fitted: bool = False):
-    """The model inside ``estimator``: the one with a ``domain_col`` parameter.
-
-    Follows the last step of a :class:`~sklearn.pipeline.Pipeline` and the wrapped
-    estimator of a meta-estimator (``estimator``; with ``fitted=True``, the fitted
-    ``best_estimator_`` or ``estimator_`` where there is one). Returns ``None`` when no
-    object on the way has a ``domain_col``.
-    """
-    for _ in range(20):  # nesting depth; guards against cycles
-        if hasattr(estimator, "domain_col"):
-            return estimator
-        if isinstance(estimator, Pipeline):
-            estimator = estimator.steps[-1][1]
-        elif fitted and hasattr(estimator, "best_estimator_"):
-            estimator = estimator.best_estimator_
-        elif fitted and hasattr(estimator, "estimator_"):
-            estimator = estimator.estimator_
-        elif hasattr(estimator, "estimator"):
-            estimator = estimator.estimator
-        else:
-            return None
-    return None
-
-
-def _domain_col_of(estimator):
-    """The ``domain_col`` of the model inside ``estimator`` (see ``_final_estimator``)."""
-    model = _final_estimator(estimator)
-    if model is None:
-        raise ValueError(
-            f"Cannot tell which column of X holds the domain: {type(estimator).__name__} "
-            "has no 'domain_col' parameter (nor has the last step of a Pipeline or the "
-            "'estimator' of a meta-estimator). Pass domain_col='your_column' to "
-            "make_domain_scorer (or to the function you called)."
-        )
-    return model.domain_col
-
-
-def _domain_values(X, domain_col) -> np.ndarray:
-    """Each row's domain: column ``domain_col`` of ``X`` (one domain when ``None``)."""
-    if domain_col is None:
-        return np.zeros(len(X), dtype=int)
-    if isinstance(X, pd.DataFrame):
-        if domain_col not in X.columns:
-            raise ValueError(
-                f"domain_col={domain_col!r} is not a column of the X being scored; X has "
-                f"columns {list(X.columns)[:20]}. The scorer reads the domain from the X "
-                "given to the estimator (for a Pipeline, the input of its first step), "
-                "under the name of the model's domain_col: keep that column in X, or pass "
-                "domain_col= with the name it has in X."
-            )
-        domains = X[domain_col].to_numpy()
-    else:
-        array = np.asarray(X)
-        if not isinstance(domain_col, Integral) or array.ndim != 2:
-            raise ValueError(
-                f"X is not a DataFrame, so domain_col must be an integer column position; "
-                f"got domain_col={domain_col!r} for X of shape {array.shape}."
-            )
-        domains = array[:, domain_col]
-    if pd.isna(domains).any():
-        raise ValueError(
-            f"Domain column {domain_col!r} has {int(pd.isna(domains).sum())} missing "
-            "value(s); every row needs a domain."
-        )
-    return domains
 
 
 __all__ = [

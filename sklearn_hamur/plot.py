@@ -19,7 +19,13 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.utils import check_consistent_length, column_or_1d
 
-from .metrics import _domain_col_of, _domain_values, _final_estimator
+from ._domain_columns import (
+    domain_col_of,
+    domain_rows,
+    domain_values,
+    final_estimator,
+    python_scalar,
+)
 
 
 def _pyplot(caller: str):
@@ -32,8 +38,12 @@ def _pyplot(caller: str):
     return plt
 
 
-def _two_axes(ax, caller: str):
-    """``ax`` as two Axes (a new figure with two panels when ``ax`` is None)."""
+def _start_plot(display, ax, name, caller: str):
+    """The two Axes to draw ``display`` on, and the title prefix (``"name: "`` or ``""``).
+
+    ``ax`` is two Axes, or None for a new figure with two panels; ``name`` overrides
+    ``display.estimator_name``.
+    """
     plt = _pyplot(caller)
     if ax is None:
         _, ax = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
@@ -43,7 +53,16 @@ def _two_axes(ax, caller: str):
             f"{caller}: ax must be None or two matplotlib Axes (curves, bars); got "
             f"{len(axes)} object(s)."
         )
-    return axes
+    name = display.estimator_name if name is None else name
+    left, right = axes
+    return left, right, "" if name is None else f"{name}: "
+
+
+def _end_plot(display, left, right):
+    """Record the drawn Axes (``ax_``) and their figure (``figure_``) on ``display``."""
+    display.ax_ = np.array([left, right], dtype=object)
+    display.figure_ = left.figure
+    return display
 
 
 class DomainMetricsDisplay:
@@ -148,8 +167,8 @@ class DomainMetricsDisplay:
         DomainMetricsDisplay
             The display, drawn: ``ax_`` and ``figure_`` are set.
         """
-        domains = _domain_values(
-            X, domain_col if domain_col is not None else _domain_col_of(estimator)
+        domains = domain_values(
+            X, domain_col if domain_col is not None else domain_col_of(estimator)
         )
         classes = np.asarray(estimator.classes_)
         y_score = estimator.predict_proba(X)[:, 1]
@@ -192,9 +211,7 @@ class DomainMetricsDisplay:
         check_consistent_length(y_true, y_score, domains)
         positive = (y_true == (1 if pos_label is None else pos_label)).astype(int)
         fpr, tpr, roc_auc, n_samples = {}, {}, {}, {}
-        for domain in np.unique(domains):
-            rows = domains == domain
-            key = domain.item() if isinstance(domain, np.generic) else domain
+        for key, rows in domain_rows(domains):
             fpr[key], tpr[key], roc_auc[key] = _roc(positive[rows], y_score[rows])
             n_samples[key] = int(rows.sum())
         overall_fpr, overall_tpr, overall_auc = _roc(positive, y_score)
@@ -225,9 +242,7 @@ class DomainMetricsDisplay:
         self
             With ``ax_`` (the two Axes) and ``figure_``.
         """
-        curves, bars = _two_axes(ax, "DomainMetricsDisplay.plot")
-        name = self.estimator_name if name is None else name
-        title = "" if name is None else f"{name}: "
+        curves, bars, title = _start_plot(self, ax, name, "DomainMetricsDisplay.plot")
         curves.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=1)
         if len(self.overall_fpr):
             curves.plot(
@@ -272,9 +287,7 @@ class DomainMetricsDisplay:
             title=f"{title}AUC per domain",
             ylim=(max(0.0, low - 0.05), 1.0),
         )
-        self.ax_ = np.array([curves, bars], dtype=object)
-        self.figure_ = curves.figure
-        return self
+        return _end_plot(self, curves, bars)
 
 
 def _roc(positive: np.ndarray, score: np.ndarray):
@@ -294,7 +307,7 @@ def _per_domain_curves(rows: list, domains) -> dict:
     for i in indices:
         key = i
         if domains is not None:
-            key = domains[i].item() if isinstance(domains[i], np.generic) else domains[i]
+            key = python_scalar(domains[i])
         curves[key] = np.array(
             [row.get("valid_auc_per_domain", {}).get(i, math.nan) for row in rows], dtype=float
         )
@@ -391,7 +404,7 @@ class TrainingHistoryDisplay:
         TrainingHistoryDisplay
             The display, drawn: ``ax_`` and ``figure_`` are set.
         """
-        model = _final_estimator(estimator, fitted=True)
+        model = final_estimator(estimator, fitted=True)
         if model is None or not hasattr(model, "history_"):
             raise ValueError(
                 f"TrainingHistoryDisplay.from_estimator needs a fitted sklearn-hamur model "
@@ -463,9 +476,7 @@ class TrainingHistoryDisplay:
         self
             With ``ax_`` (the two Axes) and ``figure_``.
         """
-        losses, aucs = _two_axes(ax, "TrainingHistoryDisplay.plot")
-        name = self.estimator_name if name is None else name
-        title = "" if name is None else f"{name}: "
+        losses, aucs, title = _start_plot(self, ax, name, "TrainingHistoryDisplay.plot")
         if self.train_loss is not None:
             losses.plot(self.epochs, self.train_loss, marker="o", label="training")
         if self.valid_loss is not None:
@@ -493,9 +504,7 @@ class TrainingHistoryDisplay:
                     worst = np.nanmin(np.vstack(list(curves.values())), axis=0)
                 aucs.plot(self.epochs, worst, color="0.4", linestyle=":", label="worst domain")
             aucs.legend(fontsize="small")
-        self.ax_ = np.array([losses, aucs], dtype=object)
-        self.figure_ = losses.figure
-        return self
+        return _end_plot(self, losses, aucs)
 
 
 __all__ = ["DomainMetricsDisplay", "TrainingHistoryDisplay"]

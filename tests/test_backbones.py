@@ -23,6 +23,7 @@ ADAPTER = dict(rank=3, d_bottleneck=4, d_hyper_hidden=(6,))
 
 # Tiny widths; two hidden layers where the adapters go, so n_adapters can be 0, 1 or 2.
 OWN = {
+    "shared_mlp": dict(d_hidden=(8, 8), dropout=0.1),
     "mlp": dict(d_hidden=(8, 8), dropout=0.1),
     "wide_deep": dict(d_hidden=(8, 8), dropout=0.1),
     "dcn": dict(n_cross_layers=2, d_hidden=(8, 8), dropout=0.1),

@@ -266,3 +266,25 @@ def test_explicit_validation_set():
         clf.fit(X, y, X_val=X_val.head(2), y_val=[0, 7])
     with pytest.raises(ValueError, match="early_stopping=False"):
         clf.set_params(early_stopping=False).fit(X, y, X_val=X_val, y_val=y_val)
+
+
+def test_early_stopping_warns_when_it_restores_the_first_epoch():
+    # Labels independent of the features: the validation AUC peaks by chance, early on.
+    X, _ = make_data(n=800)
+    y = np.random.default_rng(1).integers(0, 2, len(X))
+    clf = MultiDomainClassifier(
+        hidden_units=(8,), max_epochs=8, patience=2, early_stopping=True, lr=0.05, random_state=0
+    )
+    with pytest.warns(UserWarning, match=r"Early stopping restored .*epoch \d+ of \d+ \(valid_auc"):
+        clf.fit(X, y)
+
+
+def test_early_stopping_is_quiet_when_the_model_learns():
+    import warnings
+
+    X, y = make_data(n=2000)
+    clf = MultiDomainClassifier(hidden_units=(16,), max_epochs=6, early_stopping=True, lr=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        clf.set_params(random_state=0).fit(X, y)
+    assert clf.history_[-1, "valid_auc"] > 0.6

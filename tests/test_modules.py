@@ -153,3 +153,35 @@ def test_domain_groups_round_trip():
     values = groups.sort(torch.arange(5.0))
     assert [d for d, _ in groups.split(values)] == [0, 1, 2]
     torch.testing.assert_close(groups.restore(values), torch.arange(5.0))
+
+
+@pytest.mark.parametrize("name", ["shared_mlp", "mlp", "dcn", "mmoe", "star"])
+def test_identity_initialised_adapters_start_as_the_backbone(name):
+    """With identity init, HAMUR's first predictions are its backbone's, for a given seed."""
+    from sklearn_hamur.modules import make_backbone
+
+    own = {"mmoe": dict(d_expert=(8,), d_tower=(8, 8)), "dcn": dict(d_hidden=(8, 8))}
+    kwargs = dict(cardinalities=[10, 7], n_numeric=2, n_domains=3, d_embedding=4, dropout=0.0)
+    kwargs.update(own.get(name, dict(d_hidden=(8, 8))))
+    x_cat, x_num, domain = make_batch()
+    torch.manual_seed(0)
+    backbone = make_backbone(name, **kwargs).eval()
+    torch.manual_seed(0)
+    hamur = make_backbone(name, **kwargs, adapters=AdapterSpec(n_adapters=2, rank=3)).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(hamur(x_cat, x_num, domain), backbone(x_cat, x_num, domain))
+    torch.manual_seed(0)
+    reference = make_backbone(
+        name, **kwargs, adapters=AdapterSpec(n_adapters=2, rank=3, identity_init=False)
+    ).eval()
+    with torch.no_grad():
+        assert not torch.allclose(reference(x_cat, x_num, domain), backbone(x_cat, x_num, domain))
+
+
+def test_identity_init_still_trains_the_adapters():
+    model = make_model(n_adapters=1).train()
+    x_cat, x_num, domain = make_batch()
+    model(x_cat, x_num, domain).sum().backward()
+    norm_scale = model.adapters[0][0].domain_norm.weight
+    assert torch.count_nonzero(norm_scale) == 0  # starts as the identity
+    assert norm_scale.grad is not None and torch.count_nonzero(norm_scale.grad) > 0

@@ -1,13 +1,9 @@
 """Loader for the UCI Adult census income data set, bundled with sklearn-hamur."""
 
-from difflib import get_close_matches
-from importlib import resources
-
-import numpy as np
 import pandas as pd
-from sklearn.utils import Bunch
 
-_PACKAGE = "sklearn_hamur.datasets"
+from ._common import check_options, fill_doc, make_bunch, package_file
+
 _DATA_FILE = "adult.csv.gz"
 _DESCR_FILE = "adult.rst"
 
@@ -37,6 +33,7 @@ _WORKCLASS_GROUPS = {
 }
 
 
+@fill_doc
 def load_adult(*, domain="workclass", return_X_y=False, as_frame=True):
     """Load the UCI Adult census income data set with a domain column.
 
@@ -62,8 +59,7 @@ def load_adult(*, domain="workclass", return_X_y=False, as_frame=True):
         - ``"race"``: the five race values, unchanged.
         - ``"gender"``: the two gender values, unchanged.
 
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
+    %(return_X_y)s
 
     as_frame : bool, default=True
         If True, ``data`` is a pandas DataFrame, ``target`` and ``domain`` are pandas
@@ -73,8 +69,7 @@ def load_adult(*, domain="workclass", return_X_y=False, as_frame=True):
 
     Returns
     -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object, with the following attributes.
+    %(bunch)s
 
         data : {DataFrame, ndarray} of shape (48842, 13)
             The features: 5 numeric (int64) and 7 categorical columns (string dtype,
@@ -86,15 +81,10 @@ def load_adult(*, domain="workclass", return_X_y=False, as_frame=True):
         frame : DataFrame of shape (48842, 14) or None
             ``data`` with the ``income_gt_50k`` target column. None if
             ``as_frame=False``.
-        feature_names : list of str
-            The column names of ``data``, ``"domain"`` last.
+        %(feature_names)s
         target_names : ndarray of shape (2,)
             The class names, ``["<=50K", ">50K"]``, indexed by the target value.
-        DESCR : str
-            The full description of the data set.
-
-    (data, target) : tuple if ``return_X_y`` is True
-        ``data`` and ``target`` as described above.
+    %(DESCR_and_X_y)s
 
     See Also
     --------
@@ -131,58 +121,29 @@ def load_adult(*, domain="workclass", return_X_y=False, as_frame=True):
     >>> X["domain"].value_counts().to_dict()
     {'Male': 32650, 'Female': 16192}
     """
-    _check_params(domain=domain, return_X_y=return_X_y, as_frame=as_frame)
+    check_options(
+        "load_adult",
+        {"domain": (domain, tuple(_DOMAIN_SOURCES))},
+        {"return_X_y": return_X_y, "as_frame": as_frame},
+    )
     raw = _read_raw()
     target = (raw["income"] == ">50K").astype("int64").rename(_TARGET_COLUMN)
     domain_values = _make_domain(raw, domain).rename("domain")
     dropped = [*_DROPPED_COLUMNS, _DOMAIN_SOURCES[domain], "income"]
     data = pd.concat([raw.drop(columns=dropped), domain_values], axis=1)
-    frame = pd.concat([data, target], axis=1)
-    feature_names = list(data.columns)
-
-    if as_frame:
-        X, y, domain_out = data, target, domain_values
-    else:
-        X = data.to_numpy(dtype=object)
-        y = target.to_numpy()
-        domain_out = domain_values.to_numpy(dtype=object)
-        frame = None
-    if return_X_y:
-        return X, y
-    return Bunch(
-        data=X,
-        target=y,
-        domain=domain_out,
-        frame=frame,
-        feature_names=feature_names,
-        target_names=np.array(_TARGET_NAMES),
-        DESCR=_read_descr(),
+    return make_bunch(
+        data=data,
+        target=target,
+        descr_file=_DESCR_FILE,
+        target_names=_TARGET_NAMES,
+        as_frame=as_frame,
+        return_X_y=return_X_y,
     )
-
-
-def _check_params(*, domain, return_X_y, as_frame):
-    """Collect every invalid argument of `load_adult` and raise them as one ValueError."""
-    problems = []
-    if not isinstance(domain, str) or domain not in _DOMAIN_SOURCES:
-        allowed = ", ".join(repr(name) for name in _DOMAIN_SOURCES)
-        problem = f"The 'domain' parameter of load_adult must be one of {allowed}; got {domain!r}."
-        close = get_close_matches(str(domain).lower(), _DOMAIN_SOURCES, n=1)
-        if close:
-            problem += f" Did you mean domain={close[0]!r}?"
-        problems.append(problem)
-    for name, value in (("return_X_y", return_X_y), ("as_frame", as_frame)):
-        if not isinstance(value, bool | np.bool_):
-            problems.append(
-                f"The {name!r} parameter of load_adult must be a bool (True or False); "
-                f"got {value!r}."
-            )
-    if problems:
-        raise ValueError("\n".join(problems))
 
 
 def _read_raw():
     """Read the bundled CSV: the 15 raw columns, '?' turned into missing values."""
-    source = resources.files(_PACKAGE) / "data" / _DATA_FILE
+    source = package_file("data", _DATA_FILE)
     with source.open("rb") as f:
         return pd.read_csv(
             f,
@@ -199,8 +160,3 @@ def _make_domain(raw, domain):
     if domain == "workclass":
         column = column.map(_WORKCLASS_GROUPS).fillna("other")
     return column
-
-
-def _read_descr():
-    """Return the text of descr/adult.rst."""
-    return (resources.files(_PACKAGE) / "descr" / _DESCR_FILE).read_text(encoding="utf-8")

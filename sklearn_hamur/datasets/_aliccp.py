@@ -8,10 +8,9 @@ import pandas as pd
 
 from ._common import (
     as_path,
-    check_no_missing,
     check_options,
+    fill_doc,
     make_bunch,
-    read_descr,
     read_with_header,
 )
 
@@ -51,6 +50,7 @@ COLUMNS = ("click", "purchase", *SPARSE_COLUMNS, DOMAIN_COLUMN, *DENSE_COLUMNS)
 _DESCR_FILE = "aliccp.rst"
 
 
+@fill_doc
 def load_aliccp(path, *, target="click", return_X_y=False, as_frame=True):
     """Load Ali-CCP (Taobao) CSV files with the scenario field ``301`` as the domain.
 
@@ -71,37 +71,27 @@ def load_aliccp(path, *, target="click", return_X_y=False, as_frame=True):
         ``[train, val, test]``).
     target : {"click", "purchase"}, default="click"
         Which label to return; the other is dropped (it is an outcome, not a feature).
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
-    as_frame : bool, default=True
-        If True, ``data`` is a DataFrame and ``target``, ``domain`` are Series; if False,
-        numpy arrays and ``frame`` is None.
+    %(return_X_y)s
+    %(as_frame)s
 
     Returns
     -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object, with the following attributes.
+    %(bunch)s
 
         data : {DataFrame, ndarray} of shape (n_rows, 31)
             The 22 id fields (category dtype, ids as strings, so the estimators embed
             them), the 8 dense fields (float64), then ``domain`` (int64: 0, 1, 2).
         target : {Series, ndarray} of shape (n_rows,)
             ``click`` or ``purchase`` (int64, 0 or 1).
-        domain : {Series, ndarray} of shape (n_rows,)
-            The same values as ``data["domain"]``.
+        %(domain)s
         frame : DataFrame of shape (n_rows, 32) or None
             ``data`` with the target column; None if ``as_frame=False``.
-        feature_names : list of str
-            The column names of ``data``, ``"domain"`` last.
+        %(feature_names)s
         target_names : ndarray of shape (2,)
             ``["0", "1"]``.
         domain_names : ndarray of shape (3,)
             ``["301=1", "301=2", "301=3"]``, indexed by the domain value.
-        DESCR : str
-            The full description of the data set.
-
-    (data, target) : tuple if ``return_X_y`` is True
-        ``data`` and ``target`` as described above.
+    %(DESCR_and_X_y)s
 
     Raises
     ------
@@ -159,7 +149,7 @@ def load_aliccp(path, *, target="click", return_X_y=False, as_frame=True):
     return make_bunch(
         data=data,
         target=frame[target],
-        descr=read_descr(_DESCR_FILE),
+        descr_file=_DESCR_FILE,
         target_names=("0", "1"),
         domain_names=DOMAIN_NAMES,
         as_frame=as_frame,
@@ -171,7 +161,6 @@ def _read_file(file: os.PathLike):
     dtype = {c: "int64" for c in ("click", "purchase", *SPARSE_COLUMNS, DOMAIN_COLUMN)}
     dtype.update({c: "float64" for c in DENSE_COLUMNS})
     frame = read_with_header(file, required=COLUMNS, dtype=dtype)
-    check_no_missing(frame, COLUMNS, file)
     for label in TARGETS:
         if not frame[label].isin([0, 1]).all():
             raise ValueError(f"{str(file)!r}: column {label!r} must hold only 0 and 1.")

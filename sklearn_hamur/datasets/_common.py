@@ -1,9 +1,11 @@
-"""What the file-based loaders share: argument checks, careful file reading, the Bunch."""
+"""What the loaders share: argument checks, careful file reading, the Bunch, docstrings."""
 
 from __future__ import annotations
 
 import io
 import os
+import re
+import textwrap
 from difflib import get_close_matches
 from importlib import resources
 from pathlib import Path
@@ -16,6 +18,57 @@ _PACKAGE = "sklearn_hamur.datasets"
 
 #: How a separator is named in error messages.
 _SEPARATOR_NAMES = {"\t": "tab", "|": "'|'", "::": "'::'", ",": "','"}
+
+#: Numpydoc text that several loaders' docstrings share, by the name of its marker line
+#: (``%(name)s``; see ``fill_doc``). The Bunch attributes of the Returns section are
+#: written at the attributes' level, but ``DESCR_and_X_y``: the last attribute, then
+#: the ``return_X_y`` result, written at the level of the section's entries.
+DOC_ENTRIES = {
+    "return_X_y": """
+return_X_y : bool, default=False
+    If True, return ``(data, target)`` instead of a Bunch.
+""",
+    "as_frame": """
+as_frame : bool, default=True
+    If True, ``data`` is a DataFrame and ``target``, ``domain`` are Series; if False,
+    numpy arrays and ``frame`` is None.
+""",
+    "bunch": """
+data : :class:`~sklearn.utils.Bunch`
+    Dictionary-like object, with the following attributes.
+""",
+    "domain": """
+domain : {Series, ndarray} of shape (n_rows,)
+    The same values as ``data["domain"]``.
+""",
+    "feature_names": """
+feature_names : list of str
+    The column names of ``data``, ``"domain"`` last.
+""",
+    "DESCR_and_X_y": """
+    DESCR : str
+        The full description of the data set.
+
+(data, target) : tuple if ``return_X_y`` is True
+    ``data`` and ``target`` as described above.
+""",
+}
+_DOC_MARKER = re.compile(r"^(?P<indent>[ \t]*)%\((?P<name>\w+)\)s[ \t]*$", re.MULTILINE)
+
+
+def fill_doc(func):
+    """Replace each marker line ``%(name)s`` of ``func.__doc__`` with ``DOC_ENTRIES[name]``.
+
+    What ``sklearn_hamur._docstrings.fill_doc`` does with the estimators' shared entries,
+    with the loaders' ones. The entry is indented like its marker; an unknown name raises
+    KeyError when the module is imported. Returns ``func``, so it works as a decorator.
+    """
+    if func.__doc__:  # None under python -OO
+        func.__doc__ = _DOC_MARKER.sub(
+            lambda m: textwrap.indent(DOC_ENTRIES[m["name"]].strip("\n"), m["indent"]),
+            func.__doc__,
+        )
+    return func
 
 
 def check_options(func: str, choices: dict, flags: dict) -> None:
@@ -92,7 +145,11 @@ def read_headerless(file: Path, *, sep: str, names, dtype=None, encoding="utf-8"
 
 
 def read_with_header(file: Path, *, required, dtype=None, sep=","):
-    """Read a CSV file with a header; a ValueError names the file and missing columns."""
+    """Read a CSV file with a header and every ``required`` column, none of them empty.
+
+    A ValueError names the file and the missing columns, or the columns that hold empty
+    values.
+    """
     text = _read_text(file, "utf-8")
     header = text.split("\n", 1)[0].rstrip("\r").split(sep)
     missing = [c for c in required if c not in header]
@@ -108,7 +165,9 @@ def read_with_header(file: Path, *, required, dtype=None, sep=","):
             f"{list(required)} separated by {_SEPARATOR_NAMES.get(sep, repr(sep))}, found "
             f"{header[:40]}.{hint}"
         )
-    return _parse(file, io.StringIO(text), None, sep=sep, header=0, dtype=dtype)
+    frame = _parse(file, io.StringIO(text), None, sep=sep, header=0, dtype=dtype)
+    check_no_missing(frame, required, file)
+    return frame
 
 
 def _read_text(file: Path, encoding: str) -> str:
@@ -151,27 +210,33 @@ def check_no_missing(frame: pd.DataFrame, columns, file: Path) -> None:
         )
 
 
+def package_file(folder: str, name: str):
+    """The file ``<folder>/<name>`` shipped in this package (an importlib Traversable)."""
+    return resources.files(_PACKAGE) / folder / name
+
+
 def read_descr(name: str) -> str:
     """The text of ``descr/<name>``."""
-    return (resources.files(_PACKAGE) / "descr" / name).read_text(encoding="utf-8")
+    return package_file("descr", name).read_text(encoding="utf-8")
 
 
 def make_bunch(
     *,
     data: pd.DataFrame,
     target: pd.Series,
-    descr: str,
+    descr_file: str,
     target_names,
-    domain_names,
+    domain_names=None,
     as_frame,
     return_X_y,
     **extra,
 ):
     """The scikit-learn style result of a loader (see ``load_adult``).
 
-    ``data`` ends with its ``domain`` column of indices ``0..D-1``; ``domain_names[d]``
-    says what domain ``d`` is; ``target`` is an int64 Series; ``extra`` items are added
-    to the Bunch.
+    ``data`` ends with its ``domain`` column: indices ``0..D-1``, with ``domain_names[d]``
+    saying what domain ``d`` is, or the domains' names themselves (``domain_names=None``:
+    the Bunch then has no ``domain_names``); ``target`` is an int64 Series; ``DESCR`` is
+    the text of ``descr/<descr_file>``; ``extra`` items are added to the Bunch.
     """
     domain = data["domain"]
     frame = pd.concat([data, target], axis=1)
@@ -182,6 +247,7 @@ def make_bunch(
         y, domain_out, frame = target.to_numpy(), domain.to_numpy(), None
     if return_X_y:
         return X, y
+    names = {} if domain_names is None else {"domain_names": np.array(domain_names)}
     return Bunch(
         data=X,
         target=y,
@@ -189,7 +255,7 @@ def make_bunch(
         frame=frame,
         feature_names=list(data.columns),
         target_names=np.array(target_names),
-        domain_names=np.array(domain_names),
-        DESCR=descr,
+        **names,
+        DESCR=read_descr(descr_file),
         **extra,
     )

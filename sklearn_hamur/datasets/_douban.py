@@ -8,10 +8,9 @@ import pandas as pd
 
 from ._common import (
     as_path,
-    check_no_missing,
     check_options,
+    fill_doc,
     make_bunch,
-    read_descr,
     read_with_header,
 )
 
@@ -29,6 +28,7 @@ def douban_files(split: str) -> list[str]:
     return [f"douban_{name}_{s}.csv" for s in splits for name in DOMAIN_NAMES]
 
 
+@fill_doc
 def load_douban(path, *, split="all", return_X_y=False, as_frame=True):
     """Load the Douban music / book / movie interactions, one domain per product.
 
@@ -53,28 +53,22 @@ def load_douban(path, *, split="all", return_X_y=False, as_frame=True):
     split : {"all", "train", "val", "test"}, default="all"
         Which of the preprocessing's splits to read; ``"all"`` concatenates the three
         (train, then val, then test; music, book, movie within each).
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
-    as_frame : bool, default=True
-        If True, ``data`` is a DataFrame and ``target``, ``domain`` are Series; if False,
-        numpy arrays and ``frame`` is None.
+    %(return_X_y)s
+    %(as_frame)s
 
     Returns
     -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object, with the following attributes.
+    %(bunch)s
 
         data : {DataFrame, ndarray} of shape (n_rows, 3)
             ``user_id`` and ``item_id`` (category dtype, ids as strings, so the
             estimators embed them) and ``domain`` (int64: 0 music, 1 book, 2 movie).
         target : {Series, ndarray} of shape (n_rows,)
             The file's label (int64, 0 or 1). Named ``label``.
-        domain : {Series, ndarray} of shape (n_rows,)
-            The same values as ``data["domain"]``.
+        %(domain)s
         frame : DataFrame of shape (n_rows, 4) or None
             ``data`` with the ``label`` column; None if ``as_frame=False``.
-        feature_names : list of str
-            The column names of ``data``, ``"domain"`` last.
+        %(feature_names)s
         target_names : ndarray of shape (2,)
             ``["0", "1"]``.
         domain_names : ndarray of shape (3,)
@@ -83,11 +77,7 @@ def load_douban(path, *, split="all", return_X_y=False, as_frame=True):
             The files read, in order.
         missing_files : list of str
             The files of ``split`` that were not found (and skipped).
-        DESCR : str
-            The full description of the data set.
-
-    (data, target) : tuple if ``return_X_y`` is True
-        ``data`` and ``target`` as described above.
+    %(DESCR_and_X_y)s
 
     Raises
     ------
@@ -159,7 +149,7 @@ def load_douban(path, *, split="all", return_X_y=False, as_frame=True):
     return make_bunch(
         data=data,
         target=frame["label"],
-        descr=read_descr(_DESCR_FILE),
+        descr_file=_DESCR_FILE,
         target_names=("0", "1"),
         domain_names=DOMAIN_NAMES,
         as_frame=as_frame,
@@ -172,7 +162,6 @@ def load_douban(path, *, split="all", return_X_y=False, as_frame=True):
 def _read_file(file):
     """One file, columns renamed, ids as strings, its domain and labels checked."""
     raw = read_with_header(file, required=list(_COLUMNS), dtype={c: "int64" for c in _COLUMNS})
-    check_no_missing(raw, list(_COLUMNS), file)
     frame = raw[list(_COLUMNS)].rename(columns=_COLUMNS)
     expected = DOMAIN_NAMES.index(file.name.split("_")[1])
     wrong = frame["domain"] != expected

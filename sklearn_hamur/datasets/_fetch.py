@@ -11,8 +11,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._common import check_options
-from ._movielens import _FILES, VARIANTS, load_movielens
+from ._common import check_options, fill_doc
+from ._movielens import FILES, VARIANTS, load_movielens
 
 #: Where GroupLens publishes the archives.
 DEFAULT_BASE_URL = "https://files.grouplens.org/datasets/movielens/"
@@ -78,6 +78,7 @@ def get_data_home(data_home=None) -> Path:
     return path
 
 
+@fill_doc
 def fetch_movielens(
     variant="100k",
     *,
@@ -109,11 +110,8 @@ def fetch_movielens(
         Where to download ``ml-<variant>.zip`` from: a mirror of
         https://files.grouplens.org/datasets/movielens/ (the default). The checksum is
         verified whatever the source.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
-    as_frame : bool, default=True
-        If True, ``data`` is a DataFrame and ``target``, ``domain`` are Series; if False,
-        numpy arrays and ``frame`` is None.
+    %(return_X_y)s
+    %(as_frame)s
 
     Returns
     -------
@@ -151,7 +149,7 @@ def fetch_movielens(
     )
     folder = get_data_home(data_home) / "movielens"
     unpacked = folder / f"ml-{variant}"
-    if not all((unpacked / name).is_file() for name in _FILES[variant]):
+    if not all((unpacked / name).is_file() for name in FILES[variant]):
         if not download_if_missing:
             raise FileNotFoundError(
                 f"fetch_movielens: MovieLens {variant} is not in the cache {str(folder)!r} and "
@@ -216,10 +214,10 @@ def _download(url: str, target: Path, archive: Archive) -> None:
 def _unpack(zip_path: Path, variant: str, unpacked: Path) -> None:
     """Extract the data files of ``ml-<variant>/`` (by name only: no path from the zip)."""
     unpacked.mkdir(parents=True, exist_ok=True)
-    names = ["README", *_FILES[variant]]
+    names = ["README", *FILES[variant]]
     with zipfile.ZipFile(zip_path) as zf:
         members = {Path(m).name: m for m in zf.namelist() if Path(m).parent.name == unpacked.name}
-        missing = [n for n in _FILES[variant] if n not in members]
+        missing = [n for n in FILES[variant] if n not in members]
         if missing:
             raise ValueError(
                 f"fetch_movielens: {str(zip_path)!r} lacks {missing} under {unpacked.name}/."

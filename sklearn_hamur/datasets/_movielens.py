@@ -9,8 +9,8 @@ from ._common import (
     as_path,
     check_no_missing,
     check_options,
+    fill_doc,
     make_bunch,
-    read_descr,
     read_headerless,
     require_files,
 )
@@ -75,7 +75,8 @@ OCCUPATIONS_1M = (
 #: {35 (35-44), 45 (45-49), 50 (50-55), 56 (56+)} -> 2.
 AGE_CODE_DOMAINS_1M = {1: 0, 18: 0, 25: 1, 35: 2, 45: 2, 50: 2, 56: 2}
 
-_FILES = {
+#: The three files of each variant: ratings, users, movies.
+FILES = {
     "100k": ("u.data", "u.user", "u.item"),
     "1m": ("ratings.dat", "users.dat", "movies.dat"),
 }
@@ -83,6 +84,7 @@ _RATING_COLUMNS = ("user_id", "movie_id", "rating", "timestamp")
 _INT_RATINGS = {"user_id": "int64", "movie_id": "int64", "rating": "int64", "timestamp": "int64"}
 
 
+@fill_doc
 def load_movielens(path, *, variant="100k", return_X_y=False, as_frame=True):
     """Load MovieLens 100K or 1M ratings with HAMUR's user-age-group domains.
 
@@ -103,8 +105,7 @@ def load_movielens(path, *, variant="100k", return_X_y=False, as_frame=True):
         and ``movies.dat``. The files are read unchanged.
     variant : {"100k", "1m"}, default="100k"
         Which MovieLens release the folder holds.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
+    %(return_X_y)s
     as_frame : bool, default=True
         If True, ``data`` is a DataFrame and ``target``, ``domain`` are Series. If False,
         ``data`` is an object array, ``target`` an int64 array, ``domain`` an int64 array
@@ -112,8 +113,7 @@ def load_movielens(path, *, variant="100k", return_X_y=False, as_frame=True):
 
     Returns
     -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object, with the following attributes.
+    %(bunch)s
 
         data : {DataFrame, ndarray} of shape (n_ratings, 9)
             ``user_id``, ``movie_id``, ``gender``, ``occupation``, ``zip`` (category
@@ -127,17 +127,12 @@ def load_movielens(path, *, variant="100k", return_X_y=False, as_frame=True):
             The age-group domain of each row; the same values as ``data["domain"]``.
         frame : DataFrame of shape (n_ratings, 10) or None
             ``data`` with the target column; None if ``as_frame=False``.
-        feature_names : list of str
-            The column names of ``data``, ``"domain"`` last.
+        %(feature_names)s
         target_names : ndarray of shape (2,)
             ``["rating <= 3", "rating > 3"]``, indexed by the target value.
         domain_names : ndarray of shape (3,)
             ``["under 25", "25-34", "35 and over"]``, indexed by the domain value.
-        DESCR : str
-            The full description of the data set.
-
-    (data, target) : tuple if ``return_X_y`` is True
-        ``data`` and ``target`` as described above.
+    %(DESCR_and_X_y)s
 
     Raises
     ------
@@ -180,16 +175,17 @@ def load_movielens(path, *, variant="100k", return_X_y=False, as_frame=True):
     )
     folder = as_path(path, "load_movielens")
     what = f"the files of the GroupLens ml-{variant} archive, unpacked"
-    files = require_files(folder, _FILES[variant], "load_movielens", what)
-    reader = _read_100k if variant == "100k" else _read_1m
-    ratings, users, movies = reader(*files)
+    files = require_files(folder, FILES[variant], "load_movielens", what)
+    reader, sep = (_read_100k, "\t") if variant == "100k" else (_read_1m, "::")
+    ratings = _read_ratings(files[0], sep)
+    users, movies = reader(*files[1:])
     frame = _join(ratings, users, movies, files)
     target = (frame["rating"] > 3).astype("int64").rename(_TARGET_COLUMN)
     data = frame[list(FEATURES) + ["domain"]].astype({c: "category" for c in _CATEGORICAL})
     return make_bunch(
         data=data,
         target=target,
-        descr=read_descr(_DESCR_FILE),
+        descr_file=_DESCR_FILE,
         target_names=_TARGET_NAMES,
         domain_names=DOMAIN_NAMES,
         as_frame=as_frame,
@@ -208,8 +204,7 @@ def _read_ratings(file, sep):
     return ratings
 
 
-def _read_100k(data_file, user_file, item_file):
-    ratings = _read_ratings(data_file, "\t")
+def _read_100k(user_file, item_file):
     users = read_headerless(
         user_file,
         sep="|",
@@ -232,11 +227,10 @@ def _read_100k(data_file, user_file, item_file):
     movies["genres"] = ["|".join(g) if g else "unknown" for g in listed]
     # release_date is "01-Jan-1995"; one movie has none.
     movies["year"] = pd.to_numeric(movies["release_date"].str[-4:], errors="coerce")
-    return ratings, users, movies
+    return users, movies
 
 
-def _read_1m(ratings_file, user_file, movie_file):
-    ratings = _read_ratings(ratings_file, "::")
+def _read_1m(user_file, movie_file):
     users = read_headerless(
         user_file,
         sep="::",
@@ -271,7 +265,7 @@ def _read_1m(ratings_file, user_file, movie_file):
     # Titles end with the release year: "Toy Story (1995)".
     year = movies["title"].str.extract(r"\((\d{4})\)\s*$", expand=False)
     movies["year"] = pd.to_numeric(year, errors="coerce")
-    return ratings, users, movies
+    return users, movies
 
 
 def _join(ratings, users, movies, files):

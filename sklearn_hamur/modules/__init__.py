@@ -13,6 +13,7 @@ from .backbones import (
     MMoE,
     MultiDomainMLP,
     SharedBottom,
+    SharedMLP,
     WideDeep,
     make_backbone,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "DeepFM",
     "MMoE",
     "SharedBottom",
+    "SharedMLP",
     "WideDeep",
     "make_backbone",
     "BatchNorm",

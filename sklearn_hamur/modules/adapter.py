@@ -39,6 +39,10 @@ class HyperAdapter(nn.Module):
         ``s``, the bottleneck width (the reference hard-codes 32).
     rank : int
         ``k``, the side of the instance matrix.
+    identity_init : bool, default=True
+        Start the domain norm's scale at 0, so the cell is the identity at
+        initialisation (the model starts as its backbone). ``False`` starts it at 1, as
+        the reference does.
 
     See Also
     --------
@@ -69,8 +73,11 @@ class HyperAdapter(nn.Module):
     torch.Size([2, 16])
     """
 
-    def __init__(self, *, d_in: int, d_bottleneck: int, rank: int) -> None:
+    def __init__(
+        self, *, d_in: int, d_bottleneck: int, rank: int, identity_init: bool = True
+    ) -> None:
         super().__init__()
+        self.identity_init = identity_init
         # NOTE[DIFF]: the bottleneck width is a parameter (the reference hard-codes 32).
         self.u_down = nn.Parameter(torch.empty(d_in, rank))
         self.v_down = nn.Parameter(torch.empty(rank, d_bottleneck))
@@ -85,7 +92,10 @@ class HyperAdapter(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Draw new factors ``U``, ``V`` and zero biases, and reset the norm."""
+        """Draw new factors ``U``, ``V`` and zero biases, and reset the norm.
+
+        With ``identity_init`` the norm's scale restarts at 0 (the cell is the identity).
+        """
         # NOTE[DIFF]: the reference starts U and V as all ones. Variance-preserving
         # Gaussian factors make U @ I @ V behave like a freshly initialised linear layer.
         for u, v in ((self.u_down, self.v_down), (self.u_up, self.v_up)):
@@ -94,6 +104,14 @@ class HyperAdapter(nn.Module):
         nn.init.zeros_(self.bias_down)
         nn.init.zeros_(self.bias_up)
         self.domain_norm.reset_parameters()
+        if self.identity_init:
+            # NOTE[DIFF]: the domain norm's scale starts at 0, so the adapter's residual
+            # branch outputs 0 and the cell is the identity at initialisation (as LoRA's
+            # zero-initialised up-projection, or a zero-init residual block). The
+            # reference starts it at 1: the adapter then adds a unit-variance term to h
+            # from the first step, which cost 0.003 to 0.012 test AUC in this project's
+            # measurements (3 seeds, MovieLens-100K).
+            nn.init.zeros_(self.domain_norm.weight)
 
     # The generated weight ``U @ S @ V`` is applied as ``((h @ U) @ S) @ V``: O(m k + k^2 + k s)
     # per row instead of the O(m k s) of forming it. The steps are exposed separately so

@@ -20,11 +20,13 @@ from .mmoe import MMoE
 from .multi_domain_mlp import MultiDomainMLP
 from .ple import PLE
 from .shared_bottom import SharedBottom
+from .shared_mlp import SharedMLP
 from .star import STAR
 from .wide_deep import WideDeep
 
 #: Backbone name -> module class.
 BACKBONES: dict[str, type[Backbone]] = {
+    "shared_mlp": SharedMLP,
     "mlp": MultiDomainMLP,
     "wide_deep": WideDeep,
     "dcn": DCN,
@@ -78,7 +80,7 @@ def make_backbone(name: str, **kwargs: Any) -> Backbone:
     Parameters
     ----------
     name : str
-        One of the keys of ``BACKBONES``: ``"mlp"``, ``"wide_deep"``, ``"dcn"``,
+        One of the keys of ``BACKBONES``: ``"shared_mlp"``, ``"mlp"``, ``"wide_deep"``, ``"dcn"``,
         ``"dcn_v2"``, ``"deepfm"``, ``"shared_bottom"``, ``"mmoe"``, ``"ple"``,
         ``"star"``.
     **kwargs : dict
@@ -110,7 +112,7 @@ def make_backbone(name: str, **kwargs: Any) -> Backbone:
     >>> make_backbone("dnc")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Unknown backbone 'dnc'; expected one of 'mlp', 'wide_deep', 'dcn', ...
+    ValueError: Unknown backbone 'dnc'; expected one of 'shared_mlp', 'mlp', 'wide_deep', ...
     """
     return backbone_class(name)(**kwargs)
 
@@ -128,6 +130,7 @@ __all__ = [
     "MMoE",
     "MultiDomainMLP",
     "SharedBottom",
+    "SharedMLP",
     "SortedBatch",
     "WideDeep",
     "apply_adapters",

@@ -89,6 +89,9 @@ class AdapterSpec:
     shared : bool, default=False
         One set of U, V, biases and norm for all domains (the reference implementation)
         instead of one per domain (the paper).
+    identity_init : bool, default=True
+        Start every adapter as the identity (its domain norm's scale at 0), so the model
+        starts as its backbone; ``False`` starts the scale at 1, as the reference does.
 
     See Also
     --------
@@ -100,9 +103,10 @@ class AdapterSpec:
     >>> from sklearn_hamur.modules.backbones import AdapterSpec
     >>> AdapterSpec(n_adapters=2, rank=3).d_hyper_hidden
     (64,)
-    >>> AdapterSpec.from_params({"n_adapters": 1, "adapter_rank": 25, "d_adapter": 16,
-    ...                          "hyper_hidden_units": [128], "share_adapters": False})
-    AdapterSpec(n_adapters=1, rank=25, d_bottleneck=16, d_hyper_hidden=(128,), shared=False)
+    >>> spec = AdapterSpec.from_params({"n_adapters": 1, "adapter_rank": 25, "d_adapter": 16,
+    ...                                 "hyper_hidden_units": [128], "share_adapters": False})
+    >>> spec.rank, spec.d_bottleneck, spec.d_hyper_hidden, spec.identity_init
+    (25, 16, (128,), True)
     """
 
     n_adapters: int = 1
@@ -110,6 +114,7 @@ class AdapterSpec:
     d_bottleneck: int = 32
     d_hyper_hidden: tuple[int, ...] = field(default=(64,))
     shared: bool = False
+    identity_init: bool = True
 
     #: Estimator parameter -> field: the one place the two vocabularies meet.
     ESTIMATOR_PARAMS: ClassVar[dict[str, str]] = {
@@ -320,7 +325,12 @@ class Backbone(nn.Module):
         n_sets = 1 if adapters.shared else self.n_domains
         self.adapters = nn.ModuleList(
             nn.ModuleList(
-                HyperAdapter(d_in=width, d_bottleneck=adapters.d_bottleneck, rank=adapters.rank)
+                HyperAdapter(
+                    d_in=width,
+                    d_bottleneck=adapters.d_bottleneck,
+                    rank=adapters.rank,
+                    identity_init=adapters.identity_init,
+                )
                 for width in widths[self.first_adapted_block :]
             )
             for _ in range(n_sets)
