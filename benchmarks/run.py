@@ -29,8 +29,9 @@ Usage (from the repository root; ``sklearn_hamur`` must be importable)::
     python benchmarks/run.py --models hamur:dcn,mdc:dcn --seeds 3 --name ml-dcn
 
 Models ``hamur:<backbone>`` / ``mdc:<backbone>`` are HAMURClassifier /
-MultiDomainClassifier with that backbone (``hamur`` = ``hamur:mlp``, ``mlp`` = ``mdc:mlp``);
-a backbone run both ways gets a paired "HAMUR minus no adapter" comparison.
+MultiDomainClassifier with that backbone (``hamur`` and ``mlp`` are the two estimators at
+their defaults: the default backbone, ``shared_mlp``, with and without adapters); a
+backbone run both ways gets a paired "HAMUR minus no adapter" comparison.
 
 The data folder is ``--data-dir``, else ``$SKLEARN_HAMUR_DATA``, else ``../shared/data``
 next to the repository. Results go to ``benchmarks/results/<name>.{json,md,png}``
@@ -60,8 +61,8 @@ DEFAULT_OUTPUT_DIR = REPO_ROOT / "benchmarks" / "results"
 NEURAL_MODELS = ("hamur", "mlp", "shared_mlp", "per_domain")
 MODELS = (*NEURAL_MODELS, "logreg", "hgb")
 #: ``<family>:<backbone>`` model names: ``hamur:dcn`` is HAMURClassifier(backbone="dcn"),
-#: ``mdc:dcn`` MultiDomainClassifier(backbone="dcn") (no adapters). ``hamur`` is
-#: ``hamur:mlp`` and ``mlp`` is ``mdc:mlp`` (unless the config sets another backbone).
+#: ``mdc:dcn`` MultiDomainClassifier(backbone="dcn") (no adapters). ``hamur`` and ``mlp``
+#: train the estimators' default backbone (unless the config sets another backbone).
 #: A family's models share the config section of its plain model (``hamur`` / ``mlp``).
 FAMILIES = {"hamur": "hamur", "mdc": "mlp"}
 #: Settings of a run; a config file and the command line override them.
@@ -122,7 +123,12 @@ def backbone_of(model: str, config: dict) -> str | None:
     base, backbone = parse_model(model)
     if base not in ("hamur", "mlp"):
         return None
-    return backbone or config.get(base, {}).get("backbone", "mlp")
+    if backbone is not None:
+        return backbone
+    from sklearn_hamur import HAMURClassifier
+
+    # A plain "hamur" / "mlp" trains the config's backbone, else the estimators' default.
+    return config.get(base, {}).get("backbone", HAMURClassifier().backbone)
 
 
 def adapter_pairs(models: list[str], config: dict) -> dict[str, tuple[str, str]]:

@@ -48,12 +48,16 @@ def defaults_score(estimator, X_train, y_train, X_valid, y_valid) -> float:
     return float(roc_auc_score(y_valid, model.predict_proba(X_valid)[:, 1]))
 
 
+def _cell(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def report(result: dict) -> str:
     done = [t for t in result["trials"] if t["state"] == "COMPLETE"]
     done.sort(key=lambda t: -t["value"])
     names = sorted({name for t in done for name in t["params"]})
     rows = [
-        [str(t["number"]), f"{t['value']:.4f}", *[str(t["params"].get(n)) for n in names]]
+        [str(t["number"]), f"{t['value']:.4f}", *[_cell(t["params"].get(n)) for n in names]]
         for t in done[:10]
     ]
     lines = [
@@ -85,6 +89,12 @@ def main(argv=None) -> None:
     parser.add_argument("--backbone", default="shared_mlp")
     parser.add_argument("--max-epochs", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="stop starting trials after this many s"
+    )
+    parser.add_argument(
+        "--storage", default=None, help="Optuna storage URL (a study there is continued)"
+    )
     parser.add_argument("--data-dir", type=Path, default=run.DEFAULT_DATA_DIR)
     parser.add_argument("--output-dir", type=Path, default=run.DEFAULT_OUTPUT_DIR)
     args = parser.parse_args(argv)
@@ -120,7 +130,7 @@ def main(argv=None) -> None:
     rows = np.concatenate([train, valid])
     fold = [(np.arange(len(train)), np.arange(len(train), len(rows)))]
     X_tv, y_tv = X.iloc[rows].reset_index(drop=True), y[rows]
-    study = tune(
+    _, study = tune(
         estimator,
         X_tv,
         y_tv,
@@ -130,6 +140,9 @@ def main(argv=None) -> None:
         scoring="roc_auc",
         refit=False,
         random_state=0,
+        timeout=args.timeout,
+        storage=args.storage,
+        study_name=f"defaults-{args.dataset}" if args.storage else None,
     )
     defaults = defaults_score(estimator, X.iloc[train], y[train], X.iloc[valid], y[valid])
     result = {
@@ -137,7 +150,7 @@ def main(argv=None) -> None:
         "note": note,
         "estimator": "HAMURClassifier",
         "backbone": args.backbone,
-        "n_trials": args.trials,
+        "n_trials": len(study.trials),
         "n_train": len(train),
         "n_valid": len(valid),
         "subsample": args.subsample,

@@ -24,6 +24,7 @@ from ._backbone_params import BACKBONE_CONSTRAINTS, UNIT_PARAMS, module_kwargs
 from ._callbacks import read_checkpoint, training_state
 from ._data import MultiDomainDataset
 from ._distributed import plain_module, resolve_device
+from ._docstrings import fill_doc
 from ._net import MultiDomainNet, make_net
 from ._persistence import read_file, restore_estimator, save_estimator
 from ._validation import as_frame, check_binary_target, is_positive_int_sequence
@@ -319,6 +320,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
     # -- prediction ---------------------------------------------------------------------
 
+    @fill_doc
     def decision_function(self, X):
         """Compute the logit of the positive class (``classes_[1]``) for each row of ``X``.
 
@@ -327,8 +329,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : pandas.DataFrame of shape (n_samples, n_columns)
-            The columns seen in ``fit``, the domain column included.
+        %(X_predict)s
 
         Returns
         -------
@@ -344,13 +345,13 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             logits.append(chunk.double().numpy())
         return np.concatenate(logits)
 
+    @fill_doc
     def predict_proba(self, X):
         """Predict the probability of each class for each row of ``X``.
 
         Parameters
         ----------
-        X : pandas.DataFrame of shape (n_samples, n_columns)
-            The columns seen in ``fit``, the domain column included.
+        %(X_predict)s
 
         Returns
         -------
@@ -360,13 +361,13 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         p = expit(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
+    @fill_doc
     def predict(self, X):
         """Predict the more likely class of each row of ``X`` (threshold 0.5).
 
         Parameters
         ----------
-        X : pandas.DataFrame of shape (n_samples, n_columns)
-            The columns seen in ``fit``, the domain column included.
+        %(X_predict)s
 
         Returns
         -------

@@ -55,6 +55,17 @@ handle_unknown_domain : {"error", "average"}, default="error"
     ``sklearn_hamur.modules.UNKNOWN_DOMAIN`` (-1), and the model gives such a row the
     mean probability of every domain's path.
 """,
+    # -- method inputs -----------------------------------------------------------------
+    "X_fit_y_none": """
+X : pandas.DataFrame of shape (n_samples, n_columns)
+    The training rows, with the domain column ``domain_col``.
+y : None
+    Ignored; present for API consistency.
+""",
+    "X_predict": """
+X : pandas.DataFrame of shape (n_samples, n_columns)
+    The columns seen in ``fit``, the domain column included.
+""",
     # -- backbone modules ----------------------------------------------------------------
     "backbone_inputs": """
 cardinalities : sequence of int
@@ -74,8 +85,10 @@ adapters : AdapterSpec or None, default=None
 """,
     # -- backbone ----------------------------------------------------------------------
     "backbone": """
-backbone : str, default="mlp"
-    The multi-domain model: ``"mlp"`` (one MLP tower per domain), ``"wide_deep"``,
+backbone : str, default="shared_mlp"
+    The multi-domain model: ``"shared_mlp"`` (one MLP tower and head shared by all
+    domains, the domain an embedded feature: the default, chosen on the benchmarks),
+    ``"mlp"`` (one MLP tower per domain, the HAMUR paper's backbone), ``"wide_deep"``,
     ``"dcn"``, ``"dcn_v2"``, ``"deepfm"`` (each with per-domain output heads),
     ``"shared_bottom"``, ``"mmoe"``, ``"ple"`` (shared parts and one tower per domain)
     or ``"star"`` (star-topology layers with partitioned normalization). See
@@ -85,9 +98,10 @@ backbone : str, default="mlp"
 """,
     "hidden_units": """
 hidden_units : tuple of int, default=(256, 128)
-    Hidden widths of each domain's tower for ``"mlp"`` (the reference MovieLens
-    setting), of the deep part for ``"wide_deep"``, ``"dcn"``, ``"dcn_v2"`` and
-    ``"deepfm"``, and of the star-topology layers for ``"star"``.
+    Hidden widths of the shared tower for ``"shared_mlp"``, of each domain's tower for
+    ``"mlp"`` (the reference MovieLens setting), of the deep part for ``"wide_deep"``,
+    ``"dcn"``, ``"dcn_v2"`` and ``"deepfm"``, and of the star-topology layers for
+    ``"star"``.
 """,
     "bottom_units": """
 bottom_units : tuple of int, default=(256,)
@@ -283,6 +297,15 @@ history_ : skorch.history.History
     ``valid_auc_min``.
 """,
 }
+
+#: The HAMUR paper as a numpydoc reference ``.. [i]``, for the References of the modules.
+_HAMUR = (
+    'X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper\n'
+    '   Adapter for Multi-Domain Recommendation", CIKM 2023.\n'
+    "   https://arxiv.org/abs/2309.06217"
+)
+_ENTRIES.update({f"hamur_reference_{i}": f"\n.. [{i}] {_HAMUR}\n" for i in (1, 2, 3)})
+_ENTRIES["hamur_references"] = f"\nReferences\n----------\n.. [1] {_HAMUR}\n"
 
 _MARKER = re.compile(r"^(?P<indent>[ \t]*)%\((?P<name>\w+)\)s[ \t]*$", re.MULTILINE)
 

@@ -124,15 +124,13 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         self.min_frequency = min_frequency
         self.handle_unknown_domain = handle_unknown_domain
 
+    @fill_doc
     def fit(self, X, y=None):
         """Learn the vocabularies, numeric statistics and domains of ``X``.
 
         Parameters
         ----------
-        X : pandas.DataFrame of shape (n_samples, n_columns)
-            The training rows, with the domain column ``domain_col``.
-        y : None
-            Ignored; present for API consistency.
+        %(X_fit_y_none)s
 
         Returns
         -------
@@ -142,15 +140,13 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         self._fit(X)
         return self
 
+    @fill_doc
     def fit_transform(self, X, y=None):
         """Fit on ``X`` and encode it, checking ``X`` and its domain column once.
 
         Parameters
         ----------
-        X : pandas.DataFrame of shape (n_samples, n_columns)
-            The training rows, with the domain column ``domain_col``.
-        y : None
-            Ignored; present for API consistency.
+        %(X_fit_y_none)s
 
         Returns
         -------

@@ -1,4 +1,4 @@
-"""HAMURClassifier: multi-domain towers with HAMUR's hyper-network adapters."""
+"""HAMURClassifier: a multi-domain backbone with HAMUR's hyper-network adapters."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ class HAMURClassifier(BaseMultiDomainClassifier):
     """HAMUR: Hyper Adapter for Multi-Domain Recommendation, as a scikit-learn classifier.
 
     HAMUR [1]_ plugs domain-specific adapter cells into a multi-domain backbone (by
-    default :class:`~sklearn_hamur.MultiDomainClassifier`'s one MLP tower per domain on
-    shared embeddings): the last ``n_adapters`` hidden blocks of every tower are each
-    followed by an adapter, a bottleneck with a skip connection and per-domain batch
-    normalization, whose weights ``W = U_d @ S @ V_d`` are generated for each row:
+    default one MLP tower shared by all domains, the domain an embedded feature,
+    ``backbone="shared_mlp"``; ``"mlp"`` is the paper's one tower per domain): the last
+    ``n_adapters`` hidden blocks are each followed by the row's domain's adapter, a
+    bottleneck with a skip connection and per-domain batch normalization, which starts
+    as the identity and whose weights ``W = U_d @ S @ V_d`` are generated for each row:
     ``S`` (``k x k``) comes from a hyper-network shared by all domains, ``U_d`` and
     ``V_d`` belong to domain ``d``. ``X`` is a :class:`pandas.DataFrame` with a domain
     column; training runs through a skorch
@@ -146,7 +147,7 @@ class HAMURClassifier(BaseMultiDomainClassifier):
         numeric_cols=None,
         min_frequency=1,
         handle_unknown_domain="error",
-        backbone="mlp",
+        backbone="shared_mlp",
         hidden_units=(256, 128),
         bottom_units=(256,),
         tower_units=(128,),

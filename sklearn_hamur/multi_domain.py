@@ -1,4 +1,4 @@
-"""MultiDomainClassifier: the MLP backbone with one tower per domain, without adapters."""
+"""MultiDomainClassifier: a multi-domain backbone without HAMUR's adapters."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from ._docstrings import fill_doc
 
 @fill_doc
 class MultiDomainClassifier(BaseMultiDomainClassifier):
-    """Multi-domain CTR classifier: shared embeddings and one MLP tower per domain.
+    """Multi-domain CTR classifier: a multi-domain backbone without HAMUR's adapters.
 
     The "pure backbone" of the HAMUR paper [1]_: exactly
     :class:`~sklearn_hamur.HAMURClassifier`'s model without the adapter cells and the
-    hyper-network, and the baseline every HAMUR number is compared with. Other
-    multi-domain backbones (Wide & Deep, DCN, DCN-V2, DeepFM, Shared-Bottom, MMoE, PLE,
-    STAR) are one parameter away (``backbone``). ``X`` is a :class:`pandas.DataFrame`
+    hyper-network, and the baseline every HAMUR number is compared with. By default one
+    MLP tower shared by all domains, the domain an embedded feature
+    (``backbone="shared_mlp"``); the paper's one tower per domain (``"mlp"``) and the
+    other multi-domain backbones (Wide & Deep, DCN, DCN-V2, DeepFM, Shared-Bottom, MMoE,
+    PLE, STAR) are one parameter away (``backbone``). ``X`` is a :class:`pandas.DataFrame`
     with a domain column; :class:`~sklearn_hamur.MultiDomainEncoder` turns it into model
     inputs, and training runs through a skorch
     :class:`~skorch.classifier.NeuralNetBinaryClassifier` (``net_``).
@@ -108,7 +110,7 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         numeric_cols=None,
         min_frequency=1,
         handle_unknown_domain="error",
-        backbone="mlp",
+        backbone="shared_mlp",
         hidden_units=(256, 128),
         bottom_units=(256,),
         tower_units=(128,),

@@ -155,17 +155,19 @@ def test_invalid_config_exits_with_the_message(tmp_path):
 
 def test_backbone_model_names_are_validated(run, tmp_path):
     config = config_from(run, tmp_path, {"models": ["hamur", "mlp", "hamur:dcn", "mdc:dcn"]})
-    assert [run.backbone_of(m, config) for m in config["models"]] == ["mlp", "mlp", "dcn", "dcn"]
+    # Plain "hamur" / "mlp" train the estimators' default backbone.
+    default = ["shared_mlp", "shared_mlp", "dcn", "dcn"]
+    assert [run.backbone_of(m, config) for m in config["models"]] == default
     assert run.parse_model("mdc:ple") == ("mlp", "ple")
     assert run.adapter_pairs(config["models"], config) == {
-        "mlp": ("hamur", "mlp"),
+        "shared_mlp": ("hamur", "mlp"),
         "dcn": ("hamur:dcn", "mdc:dcn"),
     }
     with pytest.raises(ValueError) as info:
         config_from(run, tmp_path, {"models": ["hamur:dnc", "xyz:mlp", "mlp", "mdc:mlp"]})
     message = str(info.value)
     assert "unknown backbone 'dnc' in model 'hamur:dnc'. Did you mean hamur:dcn?" in message
-    assert "Valid backbones: mlp, wide_deep, dcn, dcn_v2, deepfm" in message
+    assert "Valid backbones: shared_mlp, mlp, wide_deep, dcn, dcn_v2, deepfm" in message
     assert "unknown model family 'xyz'" in message
     assert "models 'mlp' and 'mdc:mlp' are the same model" in message
     with pytest.raises(ValueError, match="sets backbone 'mmoe'; drop one"):

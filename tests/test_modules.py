@@ -46,6 +46,12 @@ def make_batch(n=64, n_domains=3, seed=0):
 def test_gradients_reach_every_parameter(n_adapters, share_adapters):
     model = make_model(n_adapters=n_adapters, share_adapters=share_adapters).train()
     x_cat, x_num, domain = make_batch()
+    # Identity-initialised adapters: at the first step only the norm's scale and shift
+    # get a gradient (the cell outputs h); after one step every parameter does.
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(x_cat, x_num, domain).sum().backward()
+    optimizer.step()
+    optimizer.zero_grad()
     model(x_cat, x_num, domain).sum().backward()
     names = [name for name, _ in model.named_parameters()]
     if n_adapters:

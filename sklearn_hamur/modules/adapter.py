@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .._docstrings import fill_doc
 from .norm import BatchNorm
 from .routing import DomainGroups
 
@@ -20,6 +21,7 @@ def apply_instance_matrix(z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     return torch.bmm(z.unsqueeze(1), s).squeeze(1)
 
 
+@fill_doc
 class HyperAdapter(nn.Module):
     """One domain's adapter cell of HAMUR, with weights from the hyper-network.
 
@@ -58,11 +60,7 @@ class HyperAdapter(nn.Module):
     ``project_*`` methods expose the steps, so a multi-domain model can multiply every
     domain's rows by ``S`` in one batched call.
 
-    References
-    ----------
-    .. [1] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_references)s
 
     Examples
     --------

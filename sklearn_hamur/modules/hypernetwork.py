@@ -9,9 +9,11 @@ from typing import cast
 import torch
 from torch import nn
 
+from .._docstrings import fill_doc
 from .mlp import MLP
 
 
+@fill_doc
 class HyperNetwork(nn.Module):
     """Map each row's input representation to ``n_matrices`` matrices of size ``k x k``.
 
@@ -42,11 +44,7 @@ class HyperNetwork(nn.Module):
     an adapter starts as an ordinary low-rank bottleneck ``U @ V`` that the
     hyper-network then modulates.
 
-    References
-    ----------
-    .. [1] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_references)s
 
     Examples
     --------

@@ -94,11 +94,11 @@ def make_backbone(name: str, **kwargs: Any) -> Backbone:
     Raises
     ------
     ValueError
-        If ``name`` is not a registered backbone; the message lists the valid names.
+        As :func:`backbone_class`, for a name that is not registered.
 
     See Also
     --------
-    sklearn_hamur.modules.MultiDomainMLP : The ``"mlp"`` backbone.
+    sklearn_hamur.modules.SharedMLP : The default backbone, ``"shared_mlp"``.
     sklearn_hamur.MultiDomainClassifier : Picks a backbone with ``backbone=name``.
 
     Examples

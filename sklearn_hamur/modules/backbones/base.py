@@ -214,11 +214,7 @@ class Backbone(nn.Module):
     sklearn_hamur.modules.make_backbone : Build a backbone by name.
     sklearn_hamur.modules.HyperAdapter : The adapter cell.
 
-    References
-    ----------
-    .. [1] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_references)s
 
     Examples
     --------
@@ -250,8 +246,9 @@ class Backbone(nn.Module):
     no_weight_decay: ClassVar[tuple[str, ...]] = ("embedding", "bias", "norm")
 
     def __init__(
-        self, *, cardinalities: Sequence[int], n_numeric: int, n_domains: int, d_embedding: int
+        self, cardinalities: Sequence[int], n_numeric: int, n_domains: int, d_embedding: int
     ) -> None:
+        # Positional, unlike the backbones' own keyword-only constructors: only they call it.
         super().__init__()
         self.n_domains = n_domains
         self.embedding = FeatureEmbedding(

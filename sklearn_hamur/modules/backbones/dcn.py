@@ -126,9 +126,7 @@ class DCN(Backbone):
     .. [1] R. Wang, B. Fu, G. Fu and M. Wang, "Deep & Cross Network for Ad Click
        Predictions", Proceedings of the ADKDD'17 workshop, 2017.
        https://arxiv.org/abs/1708.05123
-    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_reference_2)s
 
     Examples
     --------
@@ -157,12 +155,7 @@ class DCN(Backbone):
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:
-        super().__init__(
-            cardinalities=cardinalities,
-            n_numeric=n_numeric,
-            n_domains=n_domains,
-            d_embedding=d_embedding,
-        )
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         if n_cross_layers < 0:
             raise ValueError(f"n_cross_layers must be >= 0, got {n_cross_layers}.")
         d_in = self.embedding.d_out
@@ -217,9 +210,7 @@ class DCNV2(DCN):
        "DCN V2: Improved Deep & Cross Network and Practical Lessons for Web-scale
        Learning to Rank Systems", Proceedings of the Web Conference (WWW 2021).
        https://arxiv.org/abs/2008.13535
-    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_reference_2)s
 
     Examples
     --------

@@ -41,16 +41,12 @@ class DeepFM(Backbone):
     concatenated embeddings with the raw numeric values, as in every backbone; the adapters
     are those of HAMUR [2]_.
 
+    ``d_embedding`` is also the FM's latent dimension (numeric fields get learned
+    vectors of that width).
+
     Parameters
     ----------
-    cardinalities : sequence of int
-        Vocabulary size of each categorical field.
-    n_numeric : int
-        Number of numeric fields.
-    n_domains : int
-        Number of domains.
-    d_embedding : int, default=16
-        Embedding width per field (the FM's latent dimension).
+    %(backbone_inputs)s
     d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part.
     dropout : float, default=0.2
@@ -70,9 +66,7 @@ class DeepFM(Backbone):
        based Neural Network for CTR Prediction", Proceedings of the 26th International
        Joint Conference on Artificial Intelligence (IJCAI 2017).
        https://arxiv.org/abs/1703.04247
-    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_reference_2)s
 
     Examples
     --------
@@ -98,12 +92,7 @@ class DeepFM(Backbone):
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:
-        super().__init__(
-            cardinalities=cardinalities,
-            n_numeric=n_numeric,
-            n_domains=n_domains,
-            d_embedding=d_embedding,
-        )
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         self.d_embedding = d_embedding
         self.first_order = FirstOrder(cardinalities=cardinalities, n_numeric=n_numeric)
         self.numeric_embedding = (

@@ -76,9 +76,7 @@ class MMoE(Backbone):
        Relationships in Multi-task Learning with Multi-gate Mixture-of-Experts",
        Proceedings of the 24th ACM SIGKDD International Conference on Knowledge
        Discovery & Data Mining (KDD 2018).
-    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_reference_2)s
 
     Examples
     --------
@@ -110,12 +108,7 @@ class MMoE(Backbone):
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:
-        super().__init__(
-            cardinalities=cardinalities,
-            n_numeric=n_numeric,
-            n_domains=n_domains,
-            d_embedding=d_embedding,
-        )
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         if n_experts < 1 or not d_expert:
             raise ValueError(
                 f"MMoE needs n_experts >= 1 and at least one expert layer (d_expert), got "

@@ -42,11 +42,7 @@ class MultiDomainMLP(Backbone):
     sklearn_hamur.HAMURClassifier : Trains it with adapters.
     sklearn_hamur.modules.make_backbone : Build it, or another backbone, by name.
 
-    References
-    ----------
-    .. [1] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_references)s
 
     Examples
     --------
@@ -72,12 +68,7 @@ class MultiDomainMLP(Backbone):
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:
-        super().__init__(
-            cardinalities=cardinalities,
-            n_numeric=n_numeric,
-            n_domains=n_domains,
-            d_embedding=d_embedding,
-        )
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         self.towers = make_towers(
             d_in=self.embedding.d_out, d_hidden=d_hidden, dropout=dropout, n_domains=n_domains
         )

@@ -147,9 +147,7 @@ class PLE(Backbone):
        (PLE): A Novel Multi-Task Learning (MTL) Model for Personalized
        Recommendations", Proceedings of the 14th ACM Conference on Recommender Systems
        (RecSys 2020).
-    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_reference_2)s
 
     Examples
     --------
@@ -185,12 +183,7 @@ class PLE(Backbone):
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:
-        super().__init__(
-            cardinalities=cardinalities,
-            n_numeric=n_numeric,
-            n_domains=n_domains,
-            d_embedding=d_embedding,
-        )
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         if n_levels < 1 or n_shared_experts < 1 or n_specific_experts < 1 or not d_expert:
             raise ValueError(
                 "PLE needs n_levels, n_shared_experts and n_specific_experts >= 1 and at "

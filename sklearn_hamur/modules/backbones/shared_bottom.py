@@ -48,9 +48,7 @@ class SharedBottom(Backbone):
        pp. 41-75, 1997.
     .. [2] S. Ruder, "An Overview of Multi-Task Learning in Deep Neural Networks",
        2017. https://arxiv.org/abs/1706.05098
-    .. [3] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_reference_3)s
 
     Examples
     --------
@@ -80,12 +78,7 @@ class SharedBottom(Backbone):
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:
-        super().__init__(
-            cardinalities=cardinalities,
-            n_numeric=n_numeric,
-            n_domains=n_domains,
-            d_embedding=d_embedding,
-        )
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         self.bottom = MLP(d_in=self.embedding.d_out, d_hidden=d_bottom, d_out=None, dropout=dropout)
         # NOTE[DIFF]: multi-task shared-bottom has one tower per task and every row goes
         # through all of them; here the towers are per domain, and a row goes through its

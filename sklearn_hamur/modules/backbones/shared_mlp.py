@@ -40,11 +40,7 @@ class SharedMLP(Backbone):
     sklearn_hamur.modules.MultiDomainMLP : One tower per domain (the paper's backbone).
     sklearn_hamur.HAMURClassifier : Trains it with adapters (``backbone="shared_mlp"``).
 
-    References
-    ----------
-    .. [1] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_references)s
 
     Examples
     --------
@@ -70,12 +66,7 @@ class SharedMLP(Backbone):
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:
-        super().__init__(
-            cardinalities=cardinalities,
-            n_numeric=n_numeric,
-            n_domains=n_domains,
-            d_embedding=d_embedding,
-        )
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         # NOTE[DIFF]: not one of the paper's backbones. Its MLP backbone has one tower
         # per domain, which lost about 0.01 AUC against one shared tower on data whose
         # domains are user groups (MovieLens age groups), a per-domain head alone 0.008.

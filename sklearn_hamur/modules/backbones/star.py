@@ -134,16 +134,11 @@ class STAR(Backbone):
     ``n_adapters`` hidden star layers are each followed by the domain's adapter
     (HAMUR [2]_), before the star output layer.
 
+    ``d_embedding`` is also the width of the domain embedding.
+
     Parameters
     ----------
-    cardinalities : sequence of int
-        Vocabulary size of each categorical field.
-    n_numeric : int
-        Number of numeric fields.
-    n_domains : int
-        Number of domains.
-    d_embedding : int, default=16
-        Embedding width per categorical field, and of the domain embedding.
+    %(backbone_inputs)s
     d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the star-topology network.
     d_auxiliary : sequence of int, default=(64,)
@@ -165,9 +160,7 @@ class STAR(Backbone):
        C. Zhang, H. Deng and X. Zhu, "One Model to Serve All: Star Topology Adaptive
        Recommender for Multi-Domain CTR Prediction", Proceedings of the 30th ACM
        International Conference on Information and Knowledge Management (CIKM 2021).
-    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_reference_2)s
 
     Examples
     --------
@@ -199,12 +192,7 @@ class STAR(Backbone):
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:
-        super().__init__(
-            cardinalities=cardinalities,
-            n_numeric=n_numeric,
-            n_domains=n_domains,
-            d_embedding=d_embedding,
-        )
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         d_in = self.embedding.d_out
         self.partitioned_norm = PartitionedNorm(d_in=d_in, n_domains=n_domains)
         widths = [d_in, *d_hidden]

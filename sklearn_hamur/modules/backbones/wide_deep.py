@@ -86,9 +86,7 @@ class WideDeep(Backbone):
     .. [1] H.-T. Cheng et al., "Wide & Deep Learning for Recommender Systems",
        Proceedings of the 1st Workshop on Deep Learning for Recommender Systems
        (DLRS 2016), pp. 7-10. https://arxiv.org/abs/1606.07792
-    .. [2] X. Li, F. Yan, X. Zhao, Y. Wang, B. Chen, H. Guo and R. Tang, "HAMUR: Hyper
-       Adapter for Multi-Domain Recommendation", CIKM 2023.
-       https://arxiv.org/abs/2309.06217
+    %(hamur_reference_2)s
 
     Examples
     --------
@@ -114,12 +112,7 @@ class WideDeep(Backbone):
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:
-        super().__init__(
-            cardinalities=cardinalities,
-            n_numeric=n_numeric,
-            n_domains=n_domains,
-            d_embedding=d_embedding,
-        )
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         # NOTE[DIFF]: the wide part sees the raw ids and numeric values only; the paper
         # also feeds it hand-made cross-product transformations.
         self.wide = FirstOrder(cardinalities=cardinalities, n_numeric=n_numeric)
