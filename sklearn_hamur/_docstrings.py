@@ -74,8 +74,16 @@ n_numeric : int
     Number of numeric fields.
 n_domains : int
     Number of domains.
+""",
+    "d_embedding_module": """
 d_embedding : int, default=16
     Embedding width per categorical field.
+""",
+    "backbone_example": """
+>>> import torch
+>>> x_cat, x_num, domain = torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])
+>>> model(x_cat, x_num, domain).shape
+torch.Size([2])
 """,
     "adapters": """
 adapters : AdapterSpec or None, default=None

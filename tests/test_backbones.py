@@ -85,6 +85,7 @@ def eval_loss(model, batch):
 def test_every_backbone_is_tested():
     assert set(OWN) == set(BACKBONES)
     assert set(BACKBONES) == {
+        "shared_mlp",
         "mlp",
         "wide_deep",
         "dcn",
@@ -114,6 +115,8 @@ def test_gradients_reach_every_parameter(name, n_adapters):
     if n_adapters:
         assert any(n.startswith("hypernetwork.") for n in names)
         assert any(n.endswith("u_down") for n in names)
+    if n_adapters:  # identity-initialised adapters: one step, then every part is live
+        train(model, (x_cat, x_num, domain, y), steps=1)
     # Training mode: every parameter is used. (A linear bias right before a batch norm
     # gets no gradient from batch statistics, so non-zero is checked in evaluation mode.)
     F.binary_cross_entropy_with_logits(model.train()(x_cat, x_num, domain), y).backward()

@@ -103,8 +103,7 @@ def make_backbone(name: str, **kwargs: Any) -> Backbone:
 
     Examples
     --------
-    >>> from sklearn_hamur.modules import make_backbone
-    >>> from sklearn_hamur.modules.backbones import AdapterSpec
+    >>> from sklearn_hamur.modules import AdapterSpec, make_backbone
     >>> model = make_backbone("dcn", cardinalities=[10], n_numeric=1, n_domains=2,
     ...                       d_embedding=4, d_hidden=[8], adapters=AdapterSpec(rank=3))
     >>> type(model).__name__

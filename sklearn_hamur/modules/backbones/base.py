@@ -29,6 +29,9 @@ from ..routing import DomainGroups, average_unknown_domains
 #: One tensor per domain present in a batch, in domain order: ``(d, rows_of_d)``.
 DomainChunks = list[tuple[int, torch.Tensor]]
 
+#: Widths searched for the adapted hidden layers of the deep backbones.
+HIDDEN_UNITS_SEARCH = ("128-64", "256-128", "512-256", "256-128-64")
+
 
 @dataclass(frozen=True)
 class BackboneParam:
@@ -100,7 +103,7 @@ class AdapterSpec:
 
     Examples
     --------
-    >>> from sklearn_hamur.modules.backbones import AdapterSpec
+    >>> from sklearn_hamur.modules import AdapterSpec
     >>> AdapterSpec(n_adapters=2, rank=3).d_hyper_hidden
     (64,)
     >>> spec = AdapterSpec.from_params({"n_adapters": 1, "adapter_rank": 25, "d_adapter": 16,
@@ -208,6 +211,7 @@ class Backbone(nn.Module):
     Parameters
     ----------
     %(backbone_inputs)s
+    %(d_embedding_module)s
 
     See Also
     --------
@@ -251,6 +255,7 @@ class Backbone(nn.Module):
         # Positional, unlike the backbones' own keyword-only constructors: only they call it.
         super().__init__()
         self.n_domains = n_domains
+        self.d_embedding = d_embedding
         self.embedding = FeatureEmbedding(
             cardinalities=cardinalities, d_embedding=d_embedding, n_numeric=n_numeric
         )
@@ -455,6 +460,45 @@ class Backbone(nn.Module):
         return groups.concat([heads[d](h).squeeze(-1) for d, h in hs])
 
 
+class DeepBackbone(Backbone):
+    """A backbone whose one hyper-parameter is ``hidden_units``: the widths adapters follow.
+
+    The constructor of the backbones built around one MLP (``"shared_mlp"``, ``"mlp"``,
+    ``"wide_deep"``, ``"deepfm"``): the base's embedding, then the subclass's layers
+    (``_build``), then the adapters.
+    """
+
+    params = (BackboneParam("hidden_units", "d_hidden", HIDDEN_UNITS_SEARCH, adapted=True),)
+
+    def __init__(
+        self,
+        *,
+        cardinalities: Sequence[int],
+        n_numeric: int,
+        n_domains: int,
+        d_hidden: Sequence[int] = (256, 128),
+        d_embedding: int = 16,
+        dropout: float = 0.2,
+        adapters: AdapterSpec | None = None,
+    ) -> None:
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
+        self._build(
+            cardinalities=cardinalities, n_numeric=n_numeric, d_hidden=d_hidden, dropout=dropout
+        )
+        self._init_adapters(widths=d_hidden, adapters=adapters)
+
+    def _build(
+        self,
+        *,
+        cardinalities: Sequence[int],
+        n_numeric: int,
+        d_hidden: Sequence[int],
+        dropout: float,
+    ) -> None:
+        """Build the backbone's own layers (the embedding exists; the adapters follow)."""
+        raise NotImplementedError
+
+
 def make_heads(d_in: int, n_domains: int) -> nn.ModuleList:
     """One linear output layer ``d_in -> 1`` per domain."""
     return nn.ModuleList(nn.Linear(d_in, 1) for _ in range(n_domains))
@@ -470,9 +514,11 @@ def make_towers(
 
 
 __all__ = [
+    "HIDDEN_UNITS_SEARCH",
     "AdapterSpec",
     "Backbone",
     "BackboneParam",
+    "DeepBackbone",
     "DomainChunks",
     "SortedBatch",
     "make_heads",

@@ -10,8 +10,7 @@ from torch import nn
 
 from ..._docstrings import fill_doc
 from ..mlp import MLP
-from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, make_heads
-from .multi_domain_mlp import HIDDEN_UNITS_SEARCH
+from .base import HIDDEN_UNITS_SEARCH, AdapterSpec, Backbone, BackboneParam, SortedBatch, make_heads
 
 
 class CrossNetwork(nn.Module):
@@ -110,6 +109,7 @@ class DCN(Backbone):
         Number of cross layers (reference MovieLens: 2, Ali-CCP: 7).
     d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part (reference MovieLens: ``[256, 128]``).
+    %(d_embedding_module)s
     dropout : float, default=0.2
         Dropout rate in the deep part.
     %(adapters)s
@@ -130,12 +130,10 @@ class DCN(Backbone):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_hamur.modules import DCN
+    >>> from sklearn_hamur.modules import AdapterSpec, DCN
     >>> model = DCN(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...             n_cross_layers=2, d_hidden=[8], dropout=0.0, adapters=AdapterSpec(rank=3))
-    >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
-    torch.Size([2])
+    %(backbone_example)s
     """
 
     params = (
@@ -149,9 +147,9 @@ class DCN(Backbone):
         cardinalities: Sequence[int],
         n_numeric: int,
         n_domains: int,
-        d_embedding: int = 16,
         n_cross_layers: int = 2,
         d_hidden: Sequence[int] = (256, 128),
+        d_embedding: int = 16,
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:
@@ -193,6 +191,7 @@ class DCNV2(DCN):
         Number of cross layers.
     d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part.
+    %(d_embedding_module)s
     dropout : float, default=0.2
         Dropout rate in the deep part.
     %(adapters)s
@@ -214,13 +213,11 @@ class DCNV2(DCN):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_hamur.modules import DCNV2
+    >>> from sklearn_hamur.modules import AdapterSpec, DCNV2
     >>> model = DCNV2(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...               n_cross_layers=2, d_hidden=[8], dropout=0.0,
     ...               adapters=AdapterSpec(rank=3))
-    >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
-    torch.Size([2])
+    %(backbone_example)s
     """
 
     # NOTE[DIFF]: the full-rank cross layer only; DCN-V2's low-rank mixture of experts

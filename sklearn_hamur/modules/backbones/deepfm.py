@@ -9,8 +9,7 @@ from torch import nn
 
 from ..._docstrings import fill_doc
 from ..mlp import MLP
-from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, make_heads
-from .multi_domain_mlp import HIDDEN_UNITS_SEARCH
+from .base import DeepBackbone, SortedBatch, make_heads
 from .wide_deep import FirstOrder
 
 
@@ -29,7 +28,7 @@ def fm_interaction(fields: torch.Tensor) -> torch.Tensor:
 
 
 @fill_doc
-class DeepFM(Backbone):
+class DeepFM(DeepBackbone):
     """DeepFM (Guo et al., 2017) with per-domain heads and optional HAMUR adapters.
 
     DeepFM [1]_: ``logit = first_order(x) + fm(v) + head_d(adapter_d(deep(v)))`` where ``v``
@@ -49,6 +48,7 @@ class DeepFM(Backbone):
     %(backbone_inputs)s
     d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part.
+    %(d_embedding_module)s
     dropout : float, default=0.2
         Dropout rate in the deep part.
     %(adapters)s
@@ -71,7 +71,7 @@ class DeepFM(Backbone):
     Examples
     --------
     >>> import torch
-    >>> from sklearn_hamur.modules import DeepFM
+    >>> from sklearn_hamur.modules import AdapterSpec, DeepFM
     >>> model = DeepFM(cardinalities=[10, 5], n_numeric=2, n_domains=3, d_embedding=4,
     ...                d_hidden=[8], dropout=0.0,
     ...                adapters=AdapterSpec(rank=3))
@@ -79,31 +79,25 @@ class DeepFM(Backbone):
     torch.Size([2])
     """
 
-    params = (BackboneParam("hidden_units", "d_hidden", HIDDEN_UNITS_SEARCH, adapted=True),)
-
-    def __init__(
+    def _build(
         self,
         *,
         cardinalities: Sequence[int],
         n_numeric: int,
-        n_domains: int,
-        d_embedding: int = 16,
-        d_hidden: Sequence[int] = (256, 128),
-        dropout: float = 0.2,
-        adapters: AdapterSpec | None = None,
+        d_hidden: Sequence[int],
+        dropout: float,
     ) -> None:
-        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
-        self.d_embedding = d_embedding
         self.first_order = FirstOrder(cardinalities=cardinalities, n_numeric=n_numeric)
         self.numeric_embedding = (
-            nn.Parameter(torch.empty(n_numeric, d_embedding)) if n_numeric else None
+            nn.Parameter(torch.empty(n_numeric, self.d_embedding)) if n_numeric else None
         )
         n_fields = len(cardinalities) + n_numeric
-        self.deep = MLP(d_in=n_fields * d_embedding, d_hidden=d_hidden, d_out=None, dropout=dropout)
+        self.deep = MLP(
+            d_in=n_fields * self.d_embedding, d_hidden=d_hidden, d_out=None, dropout=dropout
+        )
         # NOTE[DIFF]: one output layer of the deep part per domain (the paper has one).
-        self.heads = make_heads(self.deep.d_hidden_out, n_domains)
+        self.heads = make_heads(self.deep.d_hidden_out, self.n_domains)
         self.reset_parameters()
-        self._init_adapters(widths=d_hidden, adapters=adapters)
 
     def reset_parameters(self) -> None:
         """Draw new vectors of the numeric fields, as small as the categorical embeddings.

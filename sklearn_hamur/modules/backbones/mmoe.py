@@ -58,6 +58,7 @@ class MMoE(Backbone):
         Hidden widths of each expert MLP; the last is the width it outputs.
     d_tower : sequence of int, default=(128,)
         Hidden widths of each domain's tower.
+    %(d_embedding_module)s
     dropout : float, default=0.2
         Dropout rate in the experts and the towers.
     %(adapters)s
@@ -80,13 +81,11 @@ class MMoE(Backbone):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_hamur.modules import MMoE
+    >>> from sklearn_hamur.modules import AdapterSpec, MMoE
     >>> model = MMoE(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...              n_experts=2, d_expert=[8], d_tower=[8], dropout=0.0,
     ...              adapters=AdapterSpec(rank=3))
-    >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
-    torch.Size([2])
+    %(backbone_example)s
     """
 
     params = (
@@ -101,10 +100,10 @@ class MMoE(Backbone):
         cardinalities: Sequence[int],
         n_numeric: int,
         n_domains: int,
-        d_embedding: int = 16,
         n_experts: int = 4,
         d_expert: Sequence[int] = (256,),
         d_tower: Sequence[int] = (128,),
+        d_embedding: int = 16,
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:

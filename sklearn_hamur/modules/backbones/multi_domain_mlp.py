@@ -7,14 +7,15 @@ from collections.abc import Sequence
 import torch
 
 from ..._docstrings import fill_doc
-from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, make_towers
-
-#: Widths searched for the adapted hidden layers of the deep backbones.
-HIDDEN_UNITS_SEARCH = ("128-64", "256-128", "512-256", "256-128-64")
+from .base import (
+    DeepBackbone,
+    SortedBatch,
+    make_towers,
+)
 
 
 @fill_doc
-class MultiDomainMLP(Backbone):
+class MultiDomainMLP(DeepBackbone):
     """Shared embeddings, one MLP tower per domain, and optional HAMUR adapter cells.
 
     Without adapters this is the "pure backbone" of the HAMUR paper [1]_; with
@@ -32,6 +33,7 @@ class MultiDomainMLP(Backbone):
     %(backbone_inputs)s
     d_hidden : sequence of int, default=(256, 128)
         Hidden widths of each tower (reference MovieLens: ``[256, 128]``).
+    %(d_embedding_module)s
     dropout : float, default=0.2
         Dropout rate in the towers.
     %(adapters)s
@@ -46,36 +48,26 @@ class MultiDomainMLP(Backbone):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_hamur.modules import MultiDomainMLP
-    >>> from sklearn_hamur.modules.backbones import AdapterSpec
+    >>> from sklearn_hamur.modules import AdapterSpec, MultiDomainMLP
     >>> model = MultiDomainMLP(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...                        d_hidden=[8, 8], dropout=0.0, adapters=AdapterSpec(rank=3))
-    >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
-    torch.Size([2])
+    %(backbone_example)s
     """
 
-    params = (BackboneParam("hidden_units", "d_hidden", HIDDEN_UNITS_SEARCH, adapted=True),)
-
-    def __init__(
+    def _build(
         self,
         *,
         cardinalities: Sequence[int],
         n_numeric: int,
-        n_domains: int,
-        d_embedding: int = 16,
-        d_hidden: Sequence[int] = (256, 128),
-        dropout: float = 0.2,
-        adapters: AdapterSpec | None = None,
+        d_hidden: Sequence[int],
+        dropout: float,
     ) -> None:
-        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         self.towers = make_towers(
-            d_in=self.embedding.d_out, d_hidden=d_hidden, dropout=dropout, n_domains=n_domains
+            d_in=self.embedding.d_out, d_hidden=d_hidden, dropout=dropout, n_domains=self.n_domains
         )
-        self._init_adapters(widths=d_hidden, adapters=adapters)
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
         return self._towers(self.towers, batch.groups.split(batch.e), batch)
 
 
-__all__ = ["HIDDEN_UNITS_SEARCH", "MultiDomainMLP"]
+__all__ = ["MultiDomainMLP"]

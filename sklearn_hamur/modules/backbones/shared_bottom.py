@@ -31,6 +31,7 @@ class SharedBottom(Backbone):
         Hidden widths of the shared bottom MLP.
     d_tower : sequence of int, default=(128,)
         Hidden widths of each domain's tower.
+    %(d_embedding_module)s
     dropout : float, default=0.2
         Dropout rate in the bottom and the towers.
     %(adapters)s
@@ -52,13 +53,11 @@ class SharedBottom(Backbone):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_hamur.modules import SharedBottom
+    >>> from sklearn_hamur.modules import AdapterSpec, SharedBottom
     >>> model = SharedBottom(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...                      d_bottom=[8], d_tower=[8], dropout=0.0,
     ...                      adapters=AdapterSpec(rank=3))
-    >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
-    torch.Size([2])
+    %(backbone_example)s
     """
 
     params = (
@@ -72,9 +71,9 @@ class SharedBottom(Backbone):
         cardinalities: Sequence[int],
         n_numeric: int,
         n_domains: int,
-        d_embedding: int = 16,
         d_bottom: Sequence[int] = (256,),
         d_tower: Sequence[int] = (128,),
+        d_embedding: int = 16,
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:

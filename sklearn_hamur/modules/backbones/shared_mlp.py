@@ -9,12 +9,11 @@ from torch import nn
 
 from ..._docstrings import fill_doc
 from ..mlp import MLP
-from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch
-from .multi_domain_mlp import HIDDEN_UNITS_SEARCH
+from .base import DeepBackbone, SortedBatch
 
 
 @fill_doc
-class SharedMLP(Backbone):
+class SharedMLP(DeepBackbone):
     """One MLP shared by all domains, with the domain embedded, and HAMUR's adapters.
 
     The concatenated embeddings ``e`` and a learned embedding of the row's domain feed one
@@ -31,6 +30,7 @@ class SharedMLP(Backbone):
     %(backbone_inputs)s
     d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the shared tower.
+    %(d_embedding_module)s
     dropout : float, default=0.2
         Dropout rate in the tower.
     %(adapters)s
@@ -44,38 +44,31 @@ class SharedMLP(Backbone):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_hamur.modules import SharedMLP
-    >>> from sklearn_hamur.modules.backbones import AdapterSpec
+    >>> from sklearn_hamur.modules import AdapterSpec, SharedMLP
     >>> model = SharedMLP(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...                   d_hidden=[8, 8], dropout=0.0, adapters=AdapterSpec(rank=3))
-    >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
-    torch.Size([2])
+    %(backbone_example)s
     """
 
-    params = (BackboneParam("hidden_units", "d_hidden", HIDDEN_UNITS_SEARCH, adapted=True),)
-
-    def __init__(
+    def _build(
         self,
         *,
         cardinalities: Sequence[int],
         n_numeric: int,
-        n_domains: int,
-        d_embedding: int = 16,
-        d_hidden: Sequence[int] = (256, 128),
-        dropout: float = 0.2,
-        adapters: AdapterSpec | None = None,
+        d_hidden: Sequence[int],
+        dropout: float,
     ) -> None:
-        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         # NOTE[DIFF]: not one of the paper's backbones. Its MLP backbone has one tower
         # per domain, which lost about 0.01 AUC against one shared tower on data whose
         # domains are user groups (MovieLens age groups), a per-domain head alone 0.008.
-        self.domain_embedding = nn.Embedding(n_domains, d_embedding)
+        self.domain_embedding = nn.Embedding(self.n_domains, self.d_embedding)
         nn.init.normal_(self.domain_embedding.weight, std=0.01)  # as the feature embeddings
         self.tower = MLP(
-            d_in=self.embedding.d_out + d_embedding, d_hidden=d_hidden, d_out=1, dropout=dropout
+            d_in=self.embedding.d_out + self.d_embedding,
+            d_hidden=d_hidden,
+            d_out=1,
+            dropout=dropout,
         )
-        self._init_adapters(widths=d_hidden, adapters=adapters)
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
         h = torch.cat([batch.e, self.domain_embedding(batch.domain)], dim=1)

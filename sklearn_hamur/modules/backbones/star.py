@@ -12,8 +12,14 @@ from torch import nn
 
 from ..._docstrings import fill_doc
 from ..norm import BatchNorm
-from .base import AdapterSpec, Backbone, BackboneParam, DomainChunks, SortedBatch
-from .multi_domain_mlp import HIDDEN_UNITS_SEARCH
+from .base import (
+    HIDDEN_UNITS_SEARCH,
+    AdapterSpec,
+    Backbone,
+    BackboneParam,
+    DomainChunks,
+    SortedBatch,
+)
 
 
 class PartitionedNorm(nn.Module):
@@ -143,6 +149,7 @@ class STAR(Backbone):
         Hidden widths of the star-topology network.
     d_auxiliary : sequence of int, default=(64,)
         Hidden widths of the auxiliary network.
+    %(d_embedding_module)s
     dropout : float, default=0.2
         Dropout rate in the star-topology and auxiliary networks.
     %(adapters)s
@@ -164,13 +171,11 @@ class STAR(Backbone):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_hamur.modules import STAR
+    >>> from sklearn_hamur.modules import AdapterSpec, STAR
     >>> model = STAR(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...              d_hidden=[8, 8], d_auxiliary=[4], dropout=0.0,
     ...              adapters=AdapterSpec(rank=3))
-    >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
-    torch.Size([2])
+    %(backbone_example)s
     """
 
     params = (
@@ -186,9 +191,9 @@ class STAR(Backbone):
         cardinalities: Sequence[int],
         n_numeric: int,
         n_domains: int,
-        d_embedding: int = 16,
         d_hidden: Sequence[int] = (256, 128),
         d_auxiliary: Sequence[int] = (64,),
+        d_embedding: int = 16,
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
     ) -> None:

@@ -10,8 +10,7 @@ from torch import nn
 from ..._docstrings import fill_doc
 from ..embedding import FeatureEmbedding
 from ..mlp import MLP
-from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, make_heads
-from .multi_domain_mlp import HIDDEN_UNITS_SEARCH
+from .base import DeepBackbone, SortedBatch, make_heads
 
 
 class FirstOrder(nn.Module):
@@ -54,7 +53,7 @@ class FirstOrder(nn.Module):
 
 
 @fill_doc
-class WideDeep(Backbone):
+class WideDeep(DeepBackbone):
     """Wide & Deep (Cheng et al., 2016) with per-domain heads and optional HAMUR adapters.
 
     Wide & Deep [1]_: ``logit = wide(x) + head_d(adapter_d(deep(e)))``: the wide part is a
@@ -70,6 +69,7 @@ class WideDeep(Backbone):
     %(backbone_inputs)s
     d_hidden : sequence of int, default=(256, 128)
         Hidden widths of the deep part (reference MovieLens: ``[256, 128]``).
+    %(d_embedding_module)s
     dropout : float, default=0.2
         Dropout rate in the deep part (reference: 0.2).
     %(adapters)s
@@ -90,37 +90,28 @@ class WideDeep(Backbone):
 
     Examples
     --------
-    >>> import torch
-    >>> from sklearn_hamur.modules import WideDeep
+    >>> from sklearn_hamur.modules import AdapterSpec, WideDeep
     >>> model = WideDeep(cardinalities=[10], n_numeric=2, n_domains=3, d_embedding=4,
     ...                  d_hidden=[8, 8], dropout=0.0,
     ...                  adapters=AdapterSpec(rank=3))
-    >>> model(torch.tensor([[3], [4]]), torch.zeros(2, 2), torch.tensor([0, 2])).shape
-    torch.Size([2])
+    %(backbone_example)s
     """
 
-    params = (BackboneParam("hidden_units", "d_hidden", HIDDEN_UNITS_SEARCH, adapted=True),)
-
-    def __init__(
+    def _build(
         self,
         *,
         cardinalities: Sequence[int],
         n_numeric: int,
-        n_domains: int,
-        d_embedding: int = 16,
-        d_hidden: Sequence[int] = (256, 128),
-        dropout: float = 0.2,
-        adapters: AdapterSpec | None = None,
+        d_hidden: Sequence[int],
+        dropout: float,
     ) -> None:
-        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
         # NOTE[DIFF]: the wide part sees the raw ids and numeric values only; the paper
         # also feeds it hand-made cross-product transformations.
         self.wide = FirstOrder(cardinalities=cardinalities, n_numeric=n_numeric)
         self.deep = MLP(d_in=self.embedding.d_out, d_hidden=d_hidden, d_out=None, dropout=dropout)
         # NOTE[DIFF]: one output layer per domain; the paper has one, and the HAMUR
         # reference's Wide & Deep has no domain-specific parameter at all.
-        self.heads = make_heads(self.deep.d_hidden_out, n_domains)
-        self._init_adapters(widths=d_hidden, adapters=adapters)
+        self.heads = make_heads(self.deep.d_hidden_out, self.n_domains)
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
         hs = self._shared_blocks(self.deep, batch.e, batch)
