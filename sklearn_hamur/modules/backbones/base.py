@@ -254,6 +254,8 @@ class Backbone(nn.Module):
     ) -> None:
         # Positional, unlike the backbones' own keyword-only constructors: only they call it.
         super().__init__()
+        self.cardinalities = list(cardinalities)
+        self.n_numeric = n_numeric
         self.n_domains = n_domains
         self.d_embedding = d_embedding
         self.embedding = FeatureEmbedding(
@@ -482,19 +484,10 @@ class DeepBackbone(Backbone):
         adapters: AdapterSpec | None = None,
     ) -> None:
         super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
-        self._build(
-            cardinalities=cardinalities, n_numeric=n_numeric, d_hidden=d_hidden, dropout=dropout
-        )
+        self._build(d_hidden=d_hidden, dropout=dropout)
         self._init_adapters(widths=d_hidden, adapters=adapters)
 
-    def _build(
-        self,
-        *,
-        cardinalities: Sequence[int],
-        n_numeric: int,
-        d_hidden: Sequence[int],
-        dropout: float,
-    ) -> None:
+    def _build(self, *, d_hidden: Sequence[int], dropout: float) -> None:
         """Build the backbone's own layers (the embedding exists; the adapters follow)."""
         raise NotImplementedError
 

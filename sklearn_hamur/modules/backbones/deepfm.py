@@ -79,19 +79,12 @@ class DeepFM(DeepBackbone):
     torch.Size([2])
     """
 
-    def _build(
-        self,
-        *,
-        cardinalities: Sequence[int],
-        n_numeric: int,
-        d_hidden: Sequence[int],
-        dropout: float,
-    ) -> None:
-        self.first_order = FirstOrder(cardinalities=cardinalities, n_numeric=n_numeric)
+    def _build(self, *, d_hidden: Sequence[int], dropout: float) -> None:
+        self.first_order = FirstOrder(cardinalities=self.cardinalities, n_numeric=self.n_numeric)
         self.numeric_embedding = (
-            nn.Parameter(torch.empty(n_numeric, self.d_embedding)) if n_numeric else None
+            nn.Parameter(torch.empty(self.n_numeric, self.d_embedding)) if self.n_numeric else None
         )
-        n_fields = len(cardinalities) + n_numeric
+        n_fields = len(self.cardinalities) + self.n_numeric
         self.deep = MLP(
             d_in=n_fields * self.d_embedding, d_hidden=d_hidden, d_out=None, dropout=dropout
         )

@@ -54,14 +54,7 @@ class MultiDomainMLP(DeepBackbone):
     %(backbone_example)s
     """
 
-    def _build(
-        self,
-        *,
-        cardinalities: Sequence[int],
-        n_numeric: int,
-        d_hidden: Sequence[int],
-        dropout: float,
-    ) -> None:
+    def _build(self, *, d_hidden: Sequence[int], dropout: float) -> None:
         self.towers = make_towers(
             d_in=self.embedding.d_out, d_hidden=d_hidden, dropout=dropout, n_domains=self.n_domains
         )

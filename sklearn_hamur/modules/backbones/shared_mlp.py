@@ -50,14 +50,7 @@ class SharedMLP(DeepBackbone):
     %(backbone_example)s
     """
 
-    def _build(
-        self,
-        *,
-        cardinalities: Sequence[int],
-        n_numeric: int,
-        d_hidden: Sequence[int],
-        dropout: float,
-    ) -> None:
+    def _build(self, *, d_hidden: Sequence[int], dropout: float) -> None:
         # NOTE[DIFF]: not one of the paper's backbones. Its MLP backbone has one tower
         # per domain, which lost about 0.01 AUC against one shared tower on data whose
         # domains are user groups (MovieLens age groups), a per-domain head alone 0.008.

@@ -97,17 +97,10 @@ class WideDeep(DeepBackbone):
     %(backbone_example)s
     """
 
-    def _build(
-        self,
-        *,
-        cardinalities: Sequence[int],
-        n_numeric: int,
-        d_hidden: Sequence[int],
-        dropout: float,
-    ) -> None:
+    def _build(self, *, d_hidden: Sequence[int], dropout: float) -> None:
         # NOTE[DIFF]: the wide part sees the raw ids and numeric values only; the paper
         # also feeds it hand-made cross-product transformations.
-        self.wide = FirstOrder(cardinalities=cardinalities, n_numeric=n_numeric)
+        self.wide = FirstOrder(cardinalities=self.cardinalities, n_numeric=self.n_numeric)
         self.deep = MLP(d_in=self.embedding.d_out, d_hidden=d_hidden, d_out=None, dropout=dropout)
         # NOTE[DIFF]: one output layer per domain; the paper has one, and the HAMUR
         # reference's Wide & Deep has no domain-specific parameter at all.
