@@ -7,7 +7,7 @@ The bundled UCI Adult census data (CC BY 4.0) has a natural domain column: the s
 of employment (private, government, self-employed, other). Every model is trained on the
 same 80% of the rows and scored on the other 20%, overall and per domain.
 
-Run: ``python examples/quickstart.py`` (about 15 s on 2 CPU cores). With
+Run: ``python examples/quickstart.py`` (about 55 s on 2 CPU cores). With
 ``SKLEARN_HAMUR_EXAMPLES_FAST=1`` (the documentation build in CI) it trains on 8,000 rows
 for at most 3 epochs of batches of 512, so its numbers are lower than those in the README.
 """

@@ -164,12 +164,14 @@ def test_backbone_model_names_are_validated(run, tmp_path):
         "dcn": ("hamur:dcn", "mdc:dcn"),
     }
     with pytest.raises(ValueError) as info:
-        config_from(run, tmp_path, {"models": ["hamur:dnc", "xyz:mlp", "mlp", "mdc:mlp"]})
+        # "mlp" is MultiDomainClassifier at its defaults: the default backbone, shared_mlp.
+        models = ["hamur:dnc", "xyz:mlp", "mlp", "mdc:shared_mlp"]
+        config_from(run, tmp_path, {"models": models})
     message = str(info.value)
     assert "unknown backbone 'dnc' in model 'hamur:dnc'. Did you mean hamur:dcn?" in message
     assert "Valid backbones: shared_mlp, mlp, wide_deep, dcn, dcn_v2, deepfm" in message
     assert "unknown model family 'xyz'" in message
-    assert "models 'mlp' and 'mdc:mlp' are the same model" in message
+    assert "models 'mlp' and 'mdc:shared_mlp' are the same model" in message
     with pytest.raises(ValueError, match="sets backbone 'mmoe'; drop one"):
         config_from(run, tmp_path, {"models": ["hamur:dcn"], "hamur": {"backbone": "mmoe"}})
 
