@@ -94,7 +94,8 @@ def make_backbone(name: str, **kwargs: Any) -> Backbone:
     Raises
     ------
     ValueError
-        As :func:`backbone_class`, for a name that is not registered.
+        As :func:`~sklearn_hamur.modules.backbones.backbone_class`, for a name that is
+        not registered.
 
     See Also
     --------

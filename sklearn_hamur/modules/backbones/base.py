@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple, cast
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
@@ -119,7 +119,7 @@ class AdapterSpec:
     shared: bool = False
     identity_init: bool = True
 
-    #: Estimator parameter -> field: the one place the two vocabularies meet.
+    # Estimator parameter -> field: the one place the two vocabularies meet.
     ESTIMATOR_PARAMS: ClassVar[dict[str, str]] = {
         "n_adapters": "n_adapters",
         "adapter_rank": "rank",
@@ -149,7 +149,8 @@ class AdapterSpec:
         return cls(**{key: params[name] for name, key in cls.ESTIMATOR_PARAMS.items()})
 
 
-class SortedBatch(NamedTuple):
+@dataclass(frozen=True)
+class SortedBatch:
     """A batch as a backbone's ``_forward_sorted`` sees it: rows sorted by domain.
 
     Parameters
@@ -240,11 +241,11 @@ class Backbone(nn.Module):
     True
     """
 
-    #: The backbone's own hyper-parameters (beyond ``d_embedding``, ``dropout`` and
-    #: ``adapters``, which every backbone takes).
+    # The backbone's own hyper-parameters (beyond ``d_embedding``, ``dropout`` and
+    # ``adapters``, which every backbone takes).
     params: ClassVar[tuple[BackboneParam, ...]] = ()
 
-    #: Substrings of the names of parameters trained without weight decay.
+    # Substrings of the names of parameters trained without weight decay.
     # NOTE[DIFF]: no weight decay on embeddings, biases and norms (the reference decays
     # every parameter).
     no_weight_decay: ClassVar[tuple[str, ...]] = ("embedding", "bias", "norm")
