@@ -197,7 +197,7 @@ class PeakRSSGrowth:
 def backbone_module_kwargs(backbone: str, adapters: bool) -> dict:
     """Module arguments of ``backbone`` as the estimators build it at their defaults."""
     from sklearn_hamur import HAMURClassifier
-    from sklearn_hamur.modules.backbones import BACKBONES, AdapterSpec
+    from sklearn_hamur._backbone_params import module_kwargs
 
     params = HAMURClassifier(
         backbone=backbone,
@@ -205,9 +205,7 @@ def backbone_module_kwargs(backbone: str, adapters: bool) -> dict:
         dropout=ARCHITECTURE["dropout"],
         hidden_units=ARCHITECTURE["d_hidden"],
     ).get_params()
-    return BACKBONES[backbone].arguments(
-        params, AdapterSpec.from_params(params) if adapters else None
-    )
+    return module_kwargs(params, adapters=adapters)
 
 
 def build_module(model: str, n_domains: int, backbone: str | None = None):

@@ -2,10 +2,10 @@
 
 The estimators hold every backbone's hyper-parameters as flat parameters (visible to
 ``get_params``, GridSearchCV and Optuna). Each backbone class declares the ones it takes
-(:attr:`~sklearn_hamur.modules.backbones.Backbone.params`); the tables below, the
-constraints, the ``n_adapters`` bound and the search space are derived from those
-declarations. A parameter that does not apply to the chosen backbone is ignored, so one
-parameter grid can span several backbones.
+(:attr:`~sklearn_hamur.modules.backbones.Backbone.params`); the tables below (which
+parameters are widths, which are counts), the constraints, the ``n_adapters`` bound and
+the search space are derived from those declarations. A parameter that does not apply
+to the chosen backbone is ignored, so one parameter grid can span several backbones.
 """
 
 from __future__ import annotations
@@ -15,14 +15,6 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval
 
 from .modules.backbones import BACKBONES, AdapterSpec
-
-#: Estimator parameter -> module argument, per backbone (beyond d_embedding and dropout).
-BACKBONE_PARAMS: dict[str, dict[str, str]] = {
-    name: {param.name: param.argument for param in cls.params} for name, cls in BACKBONES.items()
-}
-
-#: The estimator parameter whose blocks the adapters follow, per backbone.
-ADAPTED_UNITS: dict[str, str] = {name: cls.adapted_param().name for name, cls in BACKBONES.items()}
 
 #: Parameters that are tuples of layer widths, in declaration order.
 UNIT_PARAMS: tuple[str, ...] = tuple(

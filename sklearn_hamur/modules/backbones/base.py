@@ -12,8 +12,9 @@ the Optuna search space are derived from these declarations.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, cast
 
 import torch
@@ -159,8 +160,9 @@ class SortedBatch:
         Category indices, rows sorted by domain.
     x_num : torch.Tensor of shape (n, n_numeric)
         Numeric values, rows sorted by domain.
-    domain : torch.Tensor of shape (n,)
-        Domain indices, sorted.
+    original_domain : torch.Tensor of shape (n,)
+        Domain indices in the batch's original row order; ``domain`` sorts them on first
+        use (only the backbones that embed the domain need them).
     e : torch.Tensor of shape (n, d_embedding * n_categorical + n_numeric)
         The concatenated embeddings and values.
     s : list of torch.Tensor of shape (n, k, k), or None
@@ -187,10 +189,15 @@ class SortedBatch:
 
     x_cat: torch.Tensor
     x_num: torch.Tensor
-    domain: torch.Tensor
+    original_domain: torch.Tensor
     e: torch.Tensor
     s: list[torch.Tensor] | None
     groups: DomainGroups
+
+    @cached_property
+    def domain(self) -> torch.Tensor:
+        """The domain indices, sorted like the other tensors."""
+        return self.groups.sort(self.original_domain)
 
 
 @fill_doc
@@ -399,7 +406,7 @@ class Backbone(nn.Module):
         # rows afterwards (cost grows with the number of domains, and the towers' batch
         # norms mix domains); here each domain's layers see only its own rows.
         groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
-        x_cat, x_num, domain = groups.sort(x_cat), groups.sort(x_num), groups.sort(domain)
+        x_cat, x_num = groups.sort(x_cat), groups.sort(x_num)
         e = self.embedding(x_cat, x_num)
         # The hyper-network runs once on the whole (sorted) batch; its per-row matrices are
         # never split per domain (see apply_adapters).
@@ -457,9 +464,10 @@ class Backbone(nn.Module):
         return self._heads([cast(nn.Linear, mlp.head) for mlp in mlps], hs, batch.groups)
 
     @staticmethod
-    def _heads(heads: Iterable[nn.Module], hs: DomainChunks, groups: DomainGroups) -> torch.Tensor:
+    def _heads(
+        heads: Sequence[nn.Module] | nn.ModuleList, hs: DomainChunks, groups: DomainGroups
+    ) -> torch.Tensor:
         """Domain ``d``'s one-output head on ``d``'s rows; sorted logits ``(n,)``."""
-        heads = list(heads)
         return groups.concat([heads[d](h).squeeze(-1) for d, h in hs])
 
 
