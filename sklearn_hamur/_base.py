@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,7 +26,7 @@ from ._callbacks import read_checkpoint, training_state
 from ._data import MultiDomainDataset
 from ._distributed import plain_module, resolve_device
 from ._docstrings import fill_doc
-from ._net import MultiDomainNet, make_net
+from ._net import MultiDomainNet, isolated_torch_state, make_net
 from ._persistence import read_file, restore_estimator, save_estimator
 from ._validation import as_frame, check_binary_target, is_positive_int_sequence
 from .encoder import MultiDomainEncoder
@@ -162,13 +163,35 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
             The fitted estimator.
+
+        Notes
+        -----
+        ``fit`` is transactional: it trains a shallow copy of the estimator, whose
+        fitted state replaces this one's only once training has ended. On any exception
+        (a NaN loss, a full disk, bad input) the estimator is left exactly as it was:
+        unfitted, or still the previous model. A ``KeyboardInterrupt`` inside the
+        training loop stops training as skorch does (keeping early stopping's best
+        weights), warns, naming the epoch reached, and marks that epoch
+        ``"interrupted"`` in ``history_``; the model is usable.
         """
+        staged = object.__new__(type(self))
+        vars(staged).update(vars(self))
+        staged._fit(X, y, sample_weight, X_val, y_val)
+        vars(self).clear()
+        vars(self).update(vars(staged))
+        return self
+
+    def _fit(self, X, y, sample_weight, X_val, y_val) -> None:
+        """Fit ``self`` (the staged copy ``fit`` commits once this returns)."""
         self._check_params()
         resume = self._resume_state()
         X = as_frame(X, reset=True, estimator=self)
         y = check_binary_target(y, len(X), self)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            # Negative weights would make training maximise those rows' loss.
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         self.encoder_ = MultiDomainEncoder(
             domain_col=self.domain_col,
@@ -190,7 +213,6 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         else:
             dataset, valid_dataset, monitor = self._holdout(dataset, encoded, y_encoded, rng)
         self._train(dataset, valid_dataset, monitor, resume, torch_seed, shuffle_seed)
-        return self
 
     def _holdout(self, dataset, encoded, y_encoded, rng):
         """Split off the early-stopping rows (stratified by domain x label), if any."""
@@ -215,10 +237,9 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         if world_size > 1:  # launched by torchrun: this process trains on its shard
             dataset = dataset.subset(distributed.shard(len(dataset), rank, world_size))
         self.net_ = self._build_net(valid_dataset, monitor, device, shuffle_seed)
-        devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
-        # Seed torch for initialisation and dropout without touching the caller's RNG state.
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(torch_seed)
+        # Seed torch for initialisation and dropout without touching the caller's RNG
+        # state; fits in other threads wait (see isolated_torch_state).
+        with isolated_torch_state(device, torch_seed):
             self.net_.initialize()
             if resume is not None:
                 self._restore_training_state(resume)
@@ -231,6 +252,20 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             if world_size > 1:  # predict, save and pickle like a single-process model
                 self.net_.module_ = plain_module(self.net_)
         self.history_ = self.net_.history
+        self._warn_if_interrupted()
+
+    def _warn_if_interrupted(self) -> None:
+        epoch = getattr(self.net_, "interrupted_epoch_", None)
+        if epoch is None:
+            return
+        warnings.warn(
+            f"Training was interrupted (KeyboardInterrupt) in epoch {epoch} of "
+            f"{self.max_epochs}. The model keeps the weights it had then (early stopping's "
+            "best epoch, when early stopping runs) and history_ marks that epoch "
+            "'interrupted'. Fit again to train fully (warm_start=True continues).",
+            UserWarning,
+            stacklevel=4,
+        )
 
     def _resume_state(self) -> dict | None:
         """What ``warm_start`` continues: the checkpoint on disk, else the previous fit."""
@@ -439,8 +474,10 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         """
         state, tensors = read_file(path, cls.__name__)
         estimator, history = restore_estimator(cls, state, device)
-        net = estimator._build_net(None, None, resolve_device(device), 0)
-        net.initialize()
+        device = resolve_device(device)
+        net = estimator._build_net(None, None, device, 0)
+        with isolated_torch_state(device):  # the caller's torch RNG is not advanced
+            net.initialize()
         plain_module(net).load_state_dict(tensors, strict=True)
         net.history = History(history)
         estimator.net_, estimator.history_ = net, net.history

@@ -154,6 +154,22 @@ def read_checkpoint(dirname) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def check_writable_folder(dirname, parameter: str) -> None:
+    """Create ``dirname`` if needed and write (then remove) a file in it; an ``OSError``
+    naming the folder and the parameter when that fails."""
+    folder = Path(dirname)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-check-", suffix=".tmp")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise OSError(
+            f"{parameter}={str(folder)!r} is not a writable folder ({exc.strerror or exc}). "
+            f"Choose a folder you can write to, or set {parameter}=None."
+        ) from exc
+
+
 class AtomicCheckpoint(Callback):
     """Save the training state to ``dirname/checkpoint.pt`` after every epoch.
 
@@ -165,6 +181,11 @@ class AtomicCheckpoint(Callback):
 
     def __init__(self, dirname) -> None:
         self.dirname = dirname
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        """Fail before the first epoch, not after it, when the folder is not writable."""
+        if is_main_process():
+            check_writable_folder(self.dirname, "checkpoint_dir")
 
     def on_epoch_end(self, net, **kwargs) -> None:
         if not is_main_process():  # data-parallel training: rank 0 writes

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import torch
 from skorch import NeuralNetBinaryClassifier
@@ -30,6 +31,43 @@ AUTOCAST_DTYPES = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.f
 #: ``run_single_epoch`` and ``_step_optimizer``); pyproject.toml pins the same range and
 #: tests/test_net.py checks skorch's own methods against the ones copied.
 SKORCH_VERSIONS = (">=1.0", "<1.5")
+
+#: Held while a fit or a ``load`` uses torch's global RNG and default dtype (see
+#: :func:`isolated_torch_state`). Re-entrant, so a callback may fit or load in turn.
+TORCH_STATE_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def isolated_torch_state(device: str, seed: int | None = None) -> Iterator[None]:
+    """Seed torch's global RNG for one fit (or load), and give it back as it was.
+
+    Initialisation (``nn.Linear.reset_parameters``, ``nn.init``) and dropout draw from
+    torch's global RNG, which accepts no per-call generator, so a fit cannot have a
+    private one without re-implementing both. Instead the global state is forked
+    (``torch.random.fork_rng``: saved, seeded, restored on exit) under a process-wide
+    lock: fits in several threads take turns in their torch part, so each one equals
+    the serial fit with its ``random_state``, and the caller's RNG state is left as it
+    was. Shuffling has its own ``torch.Generator`` (``BatchIterator``). A thread of the
+    caller that draws from torch's global RNG while a fit runs shares it with that fit.
+    """
+    devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
+    with TORCH_STATE_LOCK, torch.random.fork_rng(devices=devices):
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
+def float32_default() -> Iterator[None]:
+    """Build modules in float32 whatever ``torch.get_default_dtype()`` is (the inputs
+    are float32; a float64 or float16 default would give mismatched weights). The
+    default dtype is process-wide: call it under ``TORCH_STATE_LOCK``."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 class MultiDomainNet(NeuralNetBinaryClassifier):
@@ -70,7 +108,8 @@ class MultiDomainNet(NeuralNetBinaryClassifier):
         return self
 
     def initialize(self):
-        super().initialize()
+        with TORCH_STATE_LOCK, float32_default():
+            super().initialize()
         device_type = torch.device(self.device).type
         self.grad_scaler_ = torch.amp.GradScaler(device_type, enabled=self.precision == "16-mixed")
         return self
@@ -82,6 +121,33 @@ class MultiDomainNet(NeuralNetBinaryClassifier):
         for name in ("iterator_train__device", "iterator_valid__device"):
             if name in self.__dict__:
                 setattr(self, name, self.device)
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop; an interruption (Ctrl-C) is marked ``interrupted`` in the history.
+
+        skorch's ``partial_fit`` catches every ``KeyboardInterrupt`` and ends training
+        normally (early stopping restores its best weights). One raised by a callback at
+        the end of an epoch is skorch's idiom for "stop here" (early stopping uses it)
+        and is not an interruption; any other is: ``interrupted_epoch_`` is then the
+        epoch reached (0: before the first), and the estimator warns.
+        """
+        self.interrupted_epoch_ = None
+        self._stop_requested = False
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            if not self._stop_requested:
+                self.interrupted_epoch_ = len(self.history)
+                if len(self.history):
+                    self.history.record("interrupted", True)
+            raise
+
+    def notify(self, method_name, **cb_kwargs):
+        try:
+            super().notify(method_name, **cb_kwargs)
+        except KeyboardInterrupt:
+            self._stop_requested = method_name == "on_epoch_end"
+            raise
 
     def get_dataset(self, X, y=None):
         if isinstance(X, MultiDomainDataset):

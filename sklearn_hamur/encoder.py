@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -76,7 +77,8 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
     means_ : ndarray of shape (n_numeric,)
         Training mean of each numeric column, subtracted before scaling.
     scales_ : ndarray of shape (n_numeric,)
-        Training standard deviation of each numeric column (1 where it is 0).
+        Training standard deviation of each numeric column (1 for a constant or entirely
+        missing column, which is encoded as 0, with a warning).
     domains_ : ndarray
         The training domain values, sorted; domain ``domains_[i]`` is encoded as ``i``.
     %(n_features_in_)s
@@ -171,11 +173,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
             kept = totals.index[totals.to_numpy() >= self.min_frequency]
             self.vocabularies_[col] = pd.Index(np.sort(kept.to_numpy(dtype=object)), dtype=object)
         self.cardinalities_ = [len(v) + N_RESERVED for v in self.vocabularies_.values()]
-        values = self._numeric_values(X)
-        with np.errstate(all="ignore"):
-            self.means_ = np.nan_to_num(np.nanmean(values, axis=0)) if len(values) else values[:0]
-            scales = np.nanstd(values, axis=0) if len(values) else values[:0]
-        self.scales_ = np.where(np.isfinite(scales) & (scales > 0), scales, 1.0)
+        self.means_, self.scales_ = _scaling_statistics(self._numeric_values(X), self.numeric_cols_)
         self.domains_ = np.array([0]) if domain is None else _sorted_unique(domain)
         return X, domain
 
@@ -207,7 +205,8 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         x_cat = np.empty((len(X), len(self.categorical_cols_)), dtype=index_dtype)
         for j, col in enumerate(self.categorical_cols_):
             x_cat[:, j] = self._encode_categorical(X[col], self.vocabularies_[col])
-        x_num = (self._numeric_values(X) - self.means_) / self.scales_
+        with np.errstate(over="ignore"):  # beyond float64: inf, clipped below
+            x_num = (self._numeric_values(X) - self.means_) / self.scales_
         # Missing -> the training mean; values beyond +-1e4 standard deviations are clipped
         # so that extreme inputs cannot overflow float32 into inf or NaN downstream.
         x_num = np.clip(np.nan_to_num(x_num, nan=0.0), -MAX_ABS_SCALED, MAX_ABS_SCALED)
@@ -322,3 +321,40 @@ def _numeric_column(column: pd.Series, name) -> np.ndarray:
             "numbers or NaN (missing values are imputed with the training mean)."
         )
     return values
+
+
+def _scaling_statistics(values: np.ndarray, names: list) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale (standard deviation) of each numeric column, ignoring missing values.
+
+    Each column is divided by a power of two near its largest magnitude before summing
+    (exact in floating point, so ordinary columns get the plain float64 statistics), so
+    neither the mean nor the variance can overflow, even for values near 1e308. A
+    constant column gets its value as mean and scale 1, an entirely missing one mean 0
+    and scale 1: both are encoded as 0, with a warning naming them.
+    """
+    n_columns = values.shape[1]
+    if len(values) == 0:
+        return np.zeros(n_columns), np.ones(n_columns)
+    observed = ~np.isnan(values)
+    empty = ~observed.any(axis=0)
+    low = np.where(observed, values, np.inf).min(axis=0)
+    constant = ~empty & (low == np.where(observed, values, -np.inf).max(axis=0))
+    _, exponent = np.frexp(np.where(observed, np.abs(values), 0.0).max(axis=0))
+    unit = np.ldexp(values, -exponent)
+    with warnings.catch_warnings():  # "Mean of empty slice" for the empty columns
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.ldexp(np.nanmean(unit, axis=0), exponent)
+        scales = np.ldexp(np.nanstd(unit, axis=0), exponent)
+    means = np.where(empty, 0.0, np.where(constant, low, means))
+    degenerate = constant | empty | ~np.isfinite(scales) | (scales <= 0)
+    scales = np.where(degenerate, 1.0, scales)
+    if degenerate.any():
+        columns = [names[j] for j in np.flatnonzero(degenerate)]
+        warnings.warn(
+            f"Numeric column(s) {columns[:5]} are constant or entirely missing in the "
+            "training data: they carry no information and are encoded as 0. Drop them, "
+            "or check how the data was prepared.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return means, scales
