@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import warnings
+from collections.abc import Mapping, Set
+from decimal import Decimal
 from numbers import Integral
 
 import numpy as np
@@ -13,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.helper import SliceDict
 
 from ._docstrings import fill_doc
+from ._json_values import check_storable
 from ._validation import as_frame, check_columns_present, check_domain_column
 from .modules.routing import UNKNOWN_DOMAIN
 
@@ -46,8 +50,12 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
     - Categorical columns: a vocabulary per column fitted on the training data only.
       Index 0 is reserved for padding, 1 for values unseen in training (or rarer than
       ``min_frequency``), 2 for missing values; known values get ``3, 4, ...`` in sorted
-      order of their string form (values are compared as strings, so ``1`` and ``"1"``
-      are the same category).
+      order of their canonical form (``encoder.canonical_category``): a number equal to an
+      integer is that integer (``1``, ``1.0``, ``np.int8(1)`` and ``Decimal("1.0")`` are
+      the category ``"1"``), another float its shortest ``repr``, a boolean ``"True"`` or
+      ``"False"`` (never ``1`` or ``0``), a string itself (so the string ``"1"`` is the
+      category of the number 1, but ``"1.0"`` is not). A value's code depends on that
+      value only, never on the dtype of its column or on the other rows.
     - Numeric columns: standardized with the training mean and standard deviation
       (computed ignoring missing values); a missing value becomes 0, the training mean,
       so no NaN reaches the model; standardized values are clipped to +-1e4. Infinite
@@ -70,8 +78,8 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
     numeric_cols_ : list
         The numeric columns, in the order of the columns of ``x_num``.
     vocabularies_ : dict of str to pandas.Index
-        Known categories of each categorical column (as strings), index ``i`` of which
-        is encoded as ``i + 3``.
+        Known categories of each categorical column (their canonical strings, sorted),
+        index ``i`` of which is encoded as ``i + 3``.
     cardinalities_ : list of int
         Vocabulary size of each categorical column, reserved indices included.
     means_ : ndarray of shape (n_numeric,)
@@ -161,20 +169,25 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         """Fit; return ``X`` as a DataFrame and its checked domain column."""
         self._validate_params()
         X = as_frame(X, reset=True, estimator=self)
+        check_flat_columns(X)
         domain = check_domain_column(X, self.domain_col)
         self.categorical_cols_, self.numeric_cols_ = self._resolve_columns(X)
+        # Whatever fit keeps must be storable by save: refuse it here, not at save.
+        check_storable([*self.categorical_cols_, *self.numeric_cols_], "X's column labels")
         # NOTE[DIFF]: vocabularies come from the training rows only, with reserved indices
         # for unseen and missing values; the reference builds them on train+val+test.
         self.vocabularies_ = {}
         for col in self.categorical_cols_:
-            codes, labels = _factorize_as_strings(X[col])
+            codes, labels = category_codes(X[col], col)
             counts = np.bincount(codes[codes >= 0], minlength=len(labels))
-            totals = pd.Series(counts, index=labels).groupby(level=0).sum()
+            # Distinct values of one canonical form (1 and "1") are one category.
+            totals = pd.Series(counts, index=pd.Index(labels, dtype=object)).groupby(level=0).sum()
             kept = totals.index[totals.to_numpy() >= self.min_frequency]
             self.vocabularies_[col] = pd.Index(np.sort(kept.to_numpy(dtype=object)), dtype=object)
         self.cardinalities_ = [len(v) + N_RESERVED for v in self.vocabularies_.values()]
         self.means_, self.scales_ = _scaling_statistics(self._numeric_values(X), self.numeric_cols_)
-        self.domains_ = np.array([0]) if domain is None else _sorted_unique(domain)
+        self.domains_ = np.array([0]) if domain is None else sorted_unique(domain)
+        check_storable(self.domains_, f"Domain column {self.domain_col!r}")
         return X, domain
 
     def transform(self, X):
@@ -195,6 +208,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "domains_")
         X = as_frame(X, reset=False, estimator=self)
+        check_flat_columns(X)
         check_columns_present(X, [*self.categorical_cols_, *self.numeric_cols_], self)
         return self._encode(X, check_domain_column(X, self.domain_col))
 
@@ -204,7 +218,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         index_dtype = np.int32 if max(self.cardinalities_, default=0) < 2**31 else np.int64
         x_cat = np.empty((len(X), len(self.categorical_cols_)), dtype=index_dtype)
         for j, col in enumerate(self.categorical_cols_):
-            x_cat[:, j] = self._encode_categorical(X[col], self.vocabularies_[col])
+            x_cat[:, j] = self._encode_categorical(X[col], self.vocabularies_[col], col)
         with np.errstate(over="ignore"):  # beyond float64: inf, clipped below
             x_num = (self._numeric_values(X) - self.means_) / self.scales_
         # Missing -> the training mean; values beyond +-1e4 standard deviations are clipped
@@ -251,11 +265,13 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         return values
 
     @staticmethod
-    def _encode_categorical(column: pd.Series, vocabulary: pd.Index) -> np.ndarray:
-        codes, labels = _factorize_as_strings(column)
+    def _encode_categorical(column: pd.Series, vocabulary: pd.Index, name) -> np.ndarray:
+        codes, labels = category_codes(column, name)
         # Look up each distinct value once, then broadcast to the rows through the codes.
+        labels = pd.Index(labels, dtype=object)
         table = vocabulary.get_indexer(labels)
         table = np.where(table < 0, UNKNOWN_INDEX, table + N_RESERVED)
+        table[labels.isna()] = MISSING_INDEX  # e.g. a NaN category of a categorical dtype
         # Code -1 (missing) picks the appended last entry.
         return np.append(table, MISSING_INDEX)[codes]
 
@@ -276,7 +292,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         return codes.astype(np.int64)
 
 
-def _sorted_unique(values: pd.Series) -> np.ndarray:
+def sorted_unique(values: pd.Series) -> np.ndarray:
     """Distinct values, sorted; by their string form when they cannot be compared."""
     unique = np.asarray(pd.unique(values), dtype=object)
     try:
@@ -285,15 +301,135 @@ def _sorted_unique(values: pd.Series) -> np.ndarray:
         return np.asarray(sorted(unique, key=lambda v: (type(v).__name__, str(v))), dtype=object)
 
 
-def _factorize_as_strings(column: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer codes per row (-1 for missing) and the string form of each distinct value.
+def check_flat_columns(X: pd.DataFrame) -> None:
+    """Raise a TypeError for MultiIndex columns: a column label must select one column."""
+    if isinstance(X.columns, pd.MultiIndex):
+        raise TypeError(
+            f"X has MultiIndex columns (e.g. column {X.columns[0]!r}); each column label must "
+            "select one column. Flatten them first, e.g. "
+            "X.columns = ['_'.join(map(str, c)) for c in X.columns]."
+        )
 
-    Factorizing is vectorised, so only the distinct values, never the rows, become
-    Python strings (a column of 5M integer ids stays a numpy array). Two distinct values
-    with the same string form (``1`` and ``"1"``) are the same category.
+
+#: ``infer_dtype`` kinds of object columns whose values are all of one family, so that
+#: two values pandas finds equal when factorizing (``1`` and ``1.0``) have the same
+#: canonical form: such a column is factorized in one pass.
+UNIFORM_KINDS = frozenset(
+    {"string", "integer", "floating", "mixed-integer-float", "decimal", "boolean", "empty"}
+    | {"datetime", "datetime64", "date", "timedelta", "timedelta64", "bytes"}
+)
+
+#: Cells of these types are not categories: encoding one raises a TypeError.
+CONTAINER_TYPES = (list, tuple, Mapping, Set, np.ndarray, pd.Series, pd.DataFrame, pd.Index)
+
+_TYPE_OF = np.frompyfunc(type, 1, 1)
+
+
+def canonical_category(value) -> str | None:
+    """The category of one value: its canonical string, or None for a missing value.
+
+    A string is itself; a boolean ``"True"`` or ``"False"``; an integer, or a float or
+    ``Decimal`` equal to one, that integer's digits (``1``, ``1.0``, ``-0.0`` and
+    ``Decimal("1.00")`` give ``"1"`` and ``"0"``); another float its shortest ``repr``
+    (``"2.5"``, ``"inf"``); a timestamp its pandas string, in UTC when it has a time
+    zone; anything else hashable its ``str``. Lists, tuples, dicts, sets and arrays
+    raise a TypeError.
+
+    Examples
+    --------
+    >>> from sklearn_hamur.encoder import canonical_category
+    >>> [canonical_category(v) for v in (1, 1.0, "1", True, 2.5, "a", float("nan"))]
+    ['1', '1', '1', 'True', '2.5', 'a', None]
     """
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool | np.bool_):
+        return "True" if value else "False"
+    if isinstance(value, CONTAINER_TYPES):
+        raise TypeError(f"a {type(value).__name__} is not a category")
+    if value is None or value is pd.NA or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    if isinstance(value, datetime.datetime | np.datetime64):
+        stamp = pd.Timestamp(value)
+        return str(stamp if stamp.tzinfo is None else stamp.tz_convert("UTC"))
+    if isinstance(value, datetime.timedelta | np.timedelta64):  # before Integral: see numpy
+        return str(pd.Timedelta(value))
+    if isinstance(value, Integral):
+        return str(int(value))
+    if isinstance(value, Decimal):
+        if value.is_finite() and value == value.to_integral_value():
+            return str(int(value))
+        return repr(float(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return str(int(number)) if number.is_integer() else repr(number)
+    return str(value)
+
+
+def _canonical_labels(uniques, name) -> list:
+    """The canonical form of distinct values (vectorised for integer and float arrays)."""
+    values = np.asarray(uniques)
+    if values.dtype.kind in "iu":
+        return [str(v) for v in values.tolist()]  # the fastest way on 2 CPU cores
+    if values.dtype.kind == "b":
+        return np.where(values, "True", "False").tolist()
+    if values.dtype.kind == "f":
+        labels = np.empty(len(values), dtype=object)
+        with np.errstate(invalid="ignore"):
+            integral = (np.floor(values) == values) & (np.abs(values) < 2.0**63)
+        labels[integral] = [str(v) for v in values[integral].astype(np.int64).tolist()]
+        labels[~integral] = [canonical_category(v) for v in values[~integral]]
+        return labels.tolist()
+    try:
+        return [canonical_category(value) for value in uniques]
+    except TypeError as exc:
+        raise _cell_type_error(name, exc) from None
+
+
+def _cell_type_error(name, exc) -> TypeError:
+    return TypeError(
+        f"Categorical column {name!r} holds cells that are not single values ({exc}); "
+        "each cell must be a string, number, boolean, date or missing. Expand lists or "
+        "dicts into columns of their own, or join them into strings."
+    )
+
+
+def category_codes(column: pd.Series, name) -> tuple[np.ndarray, list]:
+    """Per row, an index into the returned canonical labels (-1 for missing).
+
+    The label of a row depends on its value only (:func:`canonical_category`), never on
+    the other rows: pandas' factorization, which keeps one of several values it finds
+    equal (``1``, ``1.0`` and ``True``), is applied only to values of one type at a time
+    when a column mixes types. Distinct values may share a label (``1`` and ``"1"``).
+    Vectorised: only the distinct values, never the rows, become Python strings.
+    """
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.intp)
+        return codes, _canonical_labels(dtype.categories, name)
+    if pd.api.types.is_object_dtype(dtype):
+        if pd.api.types.infer_dtype(column, skipna=True) not in UNIFORM_KINDS:
+            return _codes_by_type(column.to_numpy(), name)
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    return codes, [str(value) for value in uniques]
+    return codes, _canonical_labels(uniques, name)
+
+
+def _codes_by_type(values: np.ndarray, name) -> tuple[np.ndarray, list]:
+    """``category_codes`` of an object array that mixes types: factorized type by type."""
+    missing = pd.isna(values)
+    type_codes, types = pd.factorize(_TYPE_OF(values))
+    containers = [t.__name__ for t in types if issubclass(t, CONTAINER_TYPES)]
+    if containers:
+        raise _cell_type_error(name, f"{containers[0]} values")
+    codes = np.full(len(values), -1, dtype=np.intp)
+    labels: list = []
+    for t in range(len(types)):
+        rows = np.flatnonzero((type_codes == t) & ~missing)
+        if len(rows):
+            sub_codes, uniques = pd.factorize(values[rows])
+            codes[rows] = sub_codes + len(labels)
+            labels.extend(_canonical_labels(uniques, name))
+    return codes, labels
 
 
 def _numeric_column(column: pd.Series, name) -> np.ndarray:

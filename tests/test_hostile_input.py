@@ -6,9 +6,15 @@ columns, category / string / nullable-integer dtypes, huge and negative ids). Th
 estimator must either return finite probabilities in [0, 1] or raise a ValueError /
 TypeError whose message names a column or parameter; never a torch error, never NaN,
 and never a change to the caller's frame.
+
+A category's code depends only on its value: generated mixed int / float / bool / str /
+Decimal columns get the code of their documented canonical form, whatever the other
+rows; integer ids keep their codes when their dtype changes between fit and predict;
+and a row's probability does not depend on the other rows passed with it.
 """
 
 import re
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -16,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from sklearn_hamur import HAMURClassifier, MultiDomainClassifier
+from sklearn_hamur import HAMURClassifier, MultiDomainClassifier, MultiDomainEncoder
+from sklearn_hamur.encoder import MISSING_INDEX, N_RESERVED, UNKNOWN_INDEX, canonical_category
 
 from .conftest import FAST_HAMUR, make_data
 
@@ -117,3 +124,95 @@ def test_fit_on_hostile_frames(case):
         return clf.fit(X, y).predict_proba(X)
 
     check_outcome(fit_and_predict, X)
+
+
+# -- a category's code depends only on its value (issue 14, section 3) -------------------
+
+MIXED_VALUES = st.one_of(
+    st.integers(-3, 3),
+    st.sampled_from([0.0, -0.0, 1.0, 2.0, 2.5, np.nan, np.float32(1.0), np.int8(2)]),
+    st.booleans(),
+    st.sampled_from(["1", "1.0", "2", "a", "True", "", None]),
+    st.sampled_from([Decimal("1.0"), Decimal("2.5")]),
+)
+
+
+#: Values pandas' factorization finds equal although their categories differ (or not).
+EQUAL_BUT_DISTINCT = st.sampled_from([1, 1.0, True, "1", 0, -0.0, False, 0.0, 2.5, "a", None])
+
+
+def expected_code(encoder, value):
+    """The code the documented canonical form gives ``value``, on its own."""
+    category = canonical_category(value)
+    if category is None:
+        return MISSING_INDEX
+    vocabulary = encoder.vocabularies_["c"]
+    return (
+        int(vocabulary.get_loc(category)) + N_RESERVED if category in vocabulary else UNKNOWN_INDEX
+    )
+
+
+def one_column(values, dtype=object):
+    return pd.DataFrame({"domain": "a", "c": pd.Series(values, dtype=dtype)})
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    train=st.lists(MIXED_VALUES, min_size=1, max_size=12),
+    batch=st.lists(MIXED_VALUES, min_size=1, max_size=12),
+)
+def test_mixed_values_get_the_code_of_their_canonical_form(train, batch):
+    encoder = MultiDomainEncoder(categorical_cols=["c"]).fit(one_column(train))
+    codes = encoder.transform(one_column(batch))["x_cat"][:, 0].tolist()
+    assert codes == [expected_code(encoder, v) for v in batch]  # whatever the other rows
+    event(f"{len(set(codes))} distinct codes")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ids=st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=10),
+    predict_dtype=st.sampled_from(["float64", "object", "Int64", "category", "str", "int32"]),
+    with_nan=st.booleans(),
+)
+def test_dtype_changes_between_fit_and_predict_keep_the_codes(ids, predict_dtype, with_nan):
+    encoder = MultiDomainEncoder(categorical_cols=["c"]).fit(one_column(ids, "int64"))
+    expected = encoder.transform(one_column(ids, "int64"))["x_cat"][:, 0].tolist()
+    if predict_dtype == "int32":
+        ids = [i % 2**31 for i in ids]
+        expected = [expected_code(encoder, i) for i in ids]
+    values = pd.Series(ids, dtype="int64")
+    if with_nan and predict_dtype in ("float64", "object", "Int64", "category"):
+        values = pd.concat([values, pd.Series([None])], ignore_index=True)
+        expected = [*expected, MISSING_INDEX]
+    if predict_dtype == "float64" and max(map(abs, ids)) >= 2**53:
+        return  # not every id is a float64
+    converted = values.astype(str) if predict_dtype == "str" else values.astype(predict_dtype)
+    codes = encoder.transform(one_column(converted, converted.dtype))["x_cat"][:, 0].tolist()
+    assert codes == expected
+
+
+@pytest.fixture(scope="module")
+def fitted_mixed():
+    """Fitted with an item column that mixes 1, "1", 1.0, True, 0, 2.5 and strings."""
+    cycle = [1, "1", 1.0, True, 0, 2.5, "a", False, -0.0, "item3"]
+    items = pd.Series([cycle[i % len(cycle)] for i in range(len(BASE_X))], dtype=object)
+    X = BASE_X.assign(item=items)
+    return HAMURClassifier(**{**FAST_HAMUR, "handle_unknown_domain": "average"}).fit(X, BASE_Y)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=corrupted_frames(allow_structure_changes=False), data=st.data())
+def test_a_rows_probability_does_not_depend_on_the_other_rows(fitted_mixed, case, data):
+    X, _ = case
+    if data.draw(st.booleans()):  # values pandas finds equal, in the mixed-fitted column
+        X = X.head(8)
+        items = data.draw(st.lists(EQUAL_BUT_DISTINCT, min_size=len(X), max_size=len(X)))
+        X = X.assign(item=pd.Series(items, dtype=object))
+    try:
+        batch = fitted_mixed.predict_proba(X)
+    except (ValueError, TypeError):
+        event("batch refused")
+        return
+    for i in range(min(len(X), 8)):
+        alone = fitted_mixed.predict_proba(X.iloc[[i]])
+        np.testing.assert_allclose(batch[i], alone[0], rtol=0, atol=1e-6)
