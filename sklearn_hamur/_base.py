@@ -414,26 +414,33 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
     # -- persistence --------------------------------------------------------------------
 
-    def save(self, path) -> None:
+    def save(self, path, *, key=None) -> None:
         """Save the fitted estimator to one file, without pickle.
 
         The module's weights go into a safetensors file whose header holds, as JSON, the
         parameters, the encoder's vocabularies and statistics, ``classes_``, ``domains_``,
-        ``history_``, a format version and a checksum of every tensor. The file is written
-        to a temporary name first and then renamed, so it is never left half-written.
-        Parameters that cannot be stored as JSON (``callbacks``, a ``RandomState``
-        ``random_state``) are saved as ``None``.
+        ``history_``, a format version, a SHA-256 checksum of every tensor and one of the
+        header, and with ``key`` an HMAC-SHA256 signature. The file is written to a
+        temporary name first and then renamed, so it is never left half-written.
+        ``callbacks`` and a ``RandomState`` or ``Generator`` ``random_state`` are saved as
+        ``None``; a numpy number is saved as the Python number it equals, and an Index or
+        array of column names as a list.
 
         Parameters
         ----------
         path : str or path-like
             Destination file, conventionally ``*.safetensors``.
+        key : bytes or str, default=None
+            A secret to sign the file with (HMAC-SHA256 over the header and, through their
+            checksums, the tensors). ``load(path, key=key)`` then detects any change made
+            without the key. The checksums alone detect corruption, not tampering: anyone
+            can recompute them.
         """
         check_is_fitted(self)
-        save_estimator(self, path)
+        save_estimator(self, path, key=key)
 
     @classmethod
-    def load(cls, path, *, device="auto"):
+    def load(cls, path, *, device="auto", key=None):
         """Load an estimator saved with ``save``; never executes code from the file.
 
         Parameters
@@ -443,6 +450,10 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         device : str, default="auto"
             Where to put the model: ``"auto"`` (CUDA when available, so a model trained
             on a GPU loads on a CPU-only machine), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        key : bytes or str, default=None
+            The secret the file was saved with: a file without a valid signature (not
+            signed, signed with another key, or changed since) then fails. Without a key
+            the checksums are checked, which detect corruption but not tampering.
 
         Returns
         -------
@@ -452,8 +463,10 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            For a truncated or tampered file, another format version, or a file saved by
-            another estimator class.
+            For a truncated or corrupted file, a header field that is invalid or does not
+            match the tensors (the message names it), a parameter ``fit`` would refuse (the
+            same message), another format version, a file saved by another estimator
+            class, or with ``key`` a missing or wrong signature.
 
         Examples
         --------
@@ -472,8 +485,9 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         >>> np.allclose(loaded.predict_proba(X[:5]), clf.predict_proba(X[:5]))
         True
         """
-        state, tensors = read_file(path, cls.__name__)
-        estimator, history = restore_estimator(cls, state, device)
+        saved = read_file(path, cls.__name__, key=key)
+        estimator, history = restore_estimator(cls, saved, device)
+        tensors = saved.tensors
         device = resolve_device(device)
         net = estimator._build_net(None, None, device, 0)
         with isolated_torch_state(device):  # the caller's torch RNG is not advanced

@@ -146,12 +146,31 @@ def training_state(net) -> dict:
 
 
 def read_checkpoint(dirname) -> dict | None:
-    """The checkpoint in ``dirname``, or None when there is none."""
+    """The checkpoint in ``dirname``, or None when there is none.
+
+    An empty, truncated or foreign file is a ValueError naming it (torch's own message
+    is not repeated: it suggests turning the safe loader off, which must never be done
+    for a file that cannot be read safely).
+    """
     path = Path(dirname) / CHECKPOINT_FILE
     if not path.is_file():
         return None
-    # weights_only: tensors and plain containers only, never arbitrary code.
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        # weights_only: tensors and plain containers only, never arbitrary code.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - UnpicklingError, EOFError, RuntimeError, ...
+        raise ValueError(
+            f"The checkpoint {str(path)!r} is empty, truncated or not a checkpoint written by "
+            f"checkpoint_dir ({type(exc).__name__}). Delete it to start afresh, or set "
+            "warm_start=False."
+        ) from None
+    if not (isinstance(state, dict) and {"module", "optimizer", "history"} <= set(state)):
+        raise ValueError(
+            f"The checkpoint {str(path)!r} is not a checkpoint written by checkpoint_dir (it "
+            "lacks the module, optimizer or history). Delete it to start afresh, or set "
+            "warm_start=False."
+        )
+    return state
 
 
 def check_writable_folder(dirname, parameter: str) -> None:

@@ -80,16 +80,22 @@ def test_tampered_weights(fitted, tmp_path):
     data = bytearray(path.read_bytes())
     data[-5] ^= 0xFF  # flip bits inside the last tensor's bytes
     path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="tampered with: tensor .* fails its checksum"):
+    with pytest.raises(ValueError, match="corrupted or was modified: tensor .* fails its checksum"):
         HAMURClassifier.load(path)
 
 
-def rewrite_metadata(path, **changes):
+def rewrite_metadata(path, *, recompute_checksum=True, **changes):
+    """Change header fields as a crafter would: by default recomputing the checksum."""
+    import hashlib
+
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
         metadata = dict(f.metadata())
     metadata.update(changes)
+    if recompute_checksum:
+        message = json.dumps([metadata.get(k) for k in _persistence.SIGNED_FIELDS]).encode()
+        metadata["checksum"] = hashlib.sha256(message).hexdigest()
     save_file(load_file(str(path)), str(path), metadata=metadata)
 
 
@@ -137,7 +143,7 @@ def test_failed_save_leaves_previous_file_intact(fitted, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(_persistence, "save_file", broken)
+    monkeypatch.setattr(_persistence.os, "fsync", broken)  # fails with the temporary written
     with pytest.raises(OSError, match="disk full"):
         clf.save(path)
     assert path.read_bytes() == before
