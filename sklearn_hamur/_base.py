@@ -166,23 +166,27 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
         Notes
         -----
-        ``fit`` is transactional: it trains a shallow copy of the estimator, whose
-        fitted state replaces this one's only once training has ended. On any exception
-        (a NaN loss, a full disk, bad input) the estimator is left exactly as it was:
-        unfitted, or still the previous model. A ``KeyboardInterrupt`` inside the
+        ``fit`` is transactional: on any exception (a NaN loss, a full disk, bad input)
+        the estimator is left exactly as it was: unfitted, or still the previous model.
+        During training the estimator is already the model being trained, so a callback
+        may score with it (``predict_proba`` from the first epoch's end on). A ``KeyboardInterrupt`` inside the
         training loop stops training as skorch does (keeping early stopping's best
         weights), warns, naming the epoch reached, and marks that epoch
         ``"interrupted"`` in ``history_``; the model is usable.
         """
-        staged = object.__new__(type(self))
-        vars(staged).update(vars(self))
-        staged._fit(X, y, sample_weight, X_val, y_val)
-        vars(self).clear()
-        vars(self).update(vars(staged))
+        # Fitting replaces attributes, never mutates the previous ones in place, so a
+        # shallow snapshot is enough to roll back.
+        previous = dict(vars(self))
+        try:
+            self._fit(X, y, sample_weight, X_val, y_val)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(previous)
+            raise
         return self
 
     def _fit(self, X, y, sample_weight, X_val, y_val) -> None:
-        """Fit ``self`` (the staged copy ``fit`` commits once this returns)."""
+        """Fit ``self``; ``fit`` rolls the attributes back if this raises."""
         self._check_params()
         resume = self._resume_state()
         X = as_frame(X, reset=True, estimator=self)

@@ -107,6 +107,29 @@ def test_failed_first_fit_leaves_the_estimator_unfitted(small):
         check_is_fitted(clf)
 
 
+class ScoreWithTheEstimator(Callback):
+    """Score held-out rows through the estimator itself at each epoch's end."""
+
+    def __init__(self, holder, X):
+        self.holder, self.X, self.scores = holder, X, []
+
+    def on_epoch_end(self, net, **kwargs):
+        self.scores.append(self.holder["estimator"].predict_proba(self.X)[:, 1])
+
+
+def test_a_callback_can_score_with_the_estimator_during_fit(small):
+    # Custom validation callbacks (the benchmarks' among them) predict through the
+    # estimator mid-fit; transactional fit must not hide the model being trained.
+    X, y = small
+    holder = {}
+    scorer = ScoreWithTheEstimator(holder, X.iloc[:20])
+    clf = MultiDomainClassifier(**TINY, callbacks=[("score", scorer)])
+    holder["estimator"] = clf
+    clf.fit(X, y)
+    assert len(scorer.scores) == 2
+    assert all(np.isfinite(s).all() for s in scorer.scores)
+
+
 def test_unwritable_checkpoint_dir_fails_before_the_first_epoch(fitted, small, tmp_path):
     X, y = small
     (tmp_path / "a_file").write_text("not a folder")
