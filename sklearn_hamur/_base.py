@@ -146,13 +146,14 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : pandas.DataFrame of shape (n_samples, n_columns)
-            Features and the domain column ``domain_col``.
+        X : DataFrame of shape (n_samples, n_columns)
+            Features and the domain column ``domain_col``: a pandas or polars DataFrame
+            or a pyarrow Table (converted to pandas, column names and dtypes kept).
         y : array-like of shape (n_samples,)
             Binary labels (any two values: 0/1, booleans, strings).
         sample_weight : array-like of shape (n_samples,), default=None
             Per-row weights of the training loss.
-        X_val : pandas.DataFrame of shape (n_val_samples, n_columns), default=None
+        X_val : DataFrame of shape (n_val_samples, n_columns), default=None
             An explicit validation set for early stopping, given with ``y_val``: all of
             ``X`` is then used for training, and ``validation_fraction`` is ignored.
             Needs ``early_stopping`` True or ``"auto"``.
@@ -169,10 +170,10 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         ``fit`` is transactional: on any exception (a NaN loss, a full disk, bad input)
         the estimator is left exactly as it was: unfitted, or still the previous model.
         During training the estimator is already the model being trained, so a callback
-        may score with it (``predict_proba`` from the first epoch's end on). A ``KeyboardInterrupt`` inside the
-        training loop stops training as skorch does (keeping early stopping's best
-        weights), warns, naming the epoch reached, and marks that epoch
-        ``"interrupted"`` in ``history_``; the model is usable.
+        may score with it (``predict_proba`` from the first epoch's end on). A
+        ``KeyboardInterrupt`` inside the training loop stops training as skorch does
+        (keeping early stopping's best weights), warns, naming the epoch reached, and
+        marks that epoch ``"interrupted"`` in ``history_``; the model is usable.
         """
         # Fitting replaces attributes, never mutates the previous ones in place, so a
         # shallow snapshot is enough to roll back.

@@ -57,14 +57,16 @@ handle_unknown_domain : {"error", "average"}, default="error"
 """,
     # -- method inputs -----------------------------------------------------------------
     "X_fit_y_none": """
-X : pandas.DataFrame of shape (n_samples, n_columns)
-    The training rows, with the domain column ``domain_col``.
+X : DataFrame of shape (n_samples, n_columns)
+    The training rows, with the domain column ``domain_col``: a pandas or polars
+    DataFrame or a pyarrow Table (converted to pandas, names and dtypes kept).
 y : None
     Ignored; present for API consistency.
 """,
     "X_predict": """
-X : pandas.DataFrame of shape (n_samples, n_columns)
-    The columns seen in ``fit``, the domain column included.
+X : DataFrame of shape (n_samples, n_columns)
+    The columns seen in ``fit``, the domain column included (pandas, polars or
+    pyarrow).
 """,
     # -- backbone modules ----------------------------------------------------------------
     "backbone_inputs": """

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from ._validation import to_pandas
+
 
 def final_estimator(estimator, *, fitted: bool = False):
     """The model inside ``estimator``: the one with a ``domain_col`` parameter.
@@ -54,6 +56,7 @@ def domain_values(X, domain_col) -> np.ndarray:
     """Each row's domain: column ``domain_col`` of ``X`` (one domain when ``None``)."""
     if domain_col is None:
         return np.zeros(len(X), dtype=int)
+    X = to_pandas(X)  # a polars DataFrame or pyarrow Table, by its column names
     if isinstance(X, pd.DataFrame):
         if domain_col not in X.columns:
             raise ValueError(

@@ -21,17 +21,55 @@ def is_positive_int_sequence(value) -> bool:
     )
 
 
+def to_pandas(X):
+    """``X`` as a pandas DataFrame when it is another library's DataFrame, else ``X``.
+
+    A pandas DataFrame is returned as is. A polars DataFrame, a pyarrow Table or another
+    frame that speaks Arrow (``__arrow_c_stream__``) or the dataframe interchange
+    protocol (``__dataframe__``) is converted by its ``to_pandas()`` method, else by
+    :func:`pandas.api.interchange.from_dataframe`. Column names and dtypes are kept (a
+    categorical or dictionary column becomes a pandas ``category``); neither library is
+    imported here. Anything else (an array, a polars Series) is returned unchanged.
+    """
+    if isinstance(X, pd.DataFrame):
+        return X
+    frame_like = hasattr(X, "__dataframe__") or hasattr(X, "__arrow_c_stream__")
+    if frame_like and callable(getattr(X, "to_pandas", None)):
+        converted = X.to_pandas()
+        return converted if isinstance(converted, pd.DataFrame) else X
+    if hasattr(X, "__dataframe__"):
+        return pd.api.interchange.from_dataframe(X)
+    return X
+
+
+def _is_lazy_frame(X) -> bool:
+    """A frame to ``collect()`` first, such as a polars LazyFrame."""
+    return (
+        not isinstance(X, pd.DataFrame)
+        and callable(getattr(X, "collect", None))
+        and not callable(getattr(X, "to_pandas", None))
+    )
+
+
 def as_frame(X, *, reset: bool, estimator) -> pd.DataFrame:
     """Return ``X`` as a DataFrame (a DataFrame is used as is, never copied or modified).
 
-    Array-likes become a DataFrame with integer column labels ``0..p-1``. Feature names
-    and the number of columns are checked against ``fit`` the way scikit-learn does.
+    A polars DataFrame, a pyarrow Table or another library's frame is converted to
+    pandas, keeping its column names and dtypes (:func:`to_pandas`). Array-likes become
+    a DataFrame with integer column labels ``0..p-1``. Feature names and the number of
+    columns are checked against ``fit`` the way scikit-learn does.
     """
     if sparse.issparse(X):
         raise TypeError(
             f"{type(estimator).__name__} does not accept sparse input; pass a pandas "
             "DataFrame (or a dense array)."
         )
+    if _is_lazy_frame(X):
+        raise TypeError(
+            f"{type(estimator).__name__} got a lazy frame ({type(X).__name__}); call "
+            "X.collect() first and pass the DataFrame it returns."
+        )
+    X = to_pandas(X)
     if not isinstance(X, pd.DataFrame):
         array = np.asarray(X)
         if array.ndim != 2:

@@ -195,8 +195,9 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : pandas.DataFrame of shape (n_samples, n_columns)
-            Rows with the columns seen in ``fit``, the domain column included.
+        X : DataFrame of shape (n_samples, n_columns)
+            Rows with the columns seen in ``fit``, the domain column included (pandas,
+            polars or pyarrow).
 
         Returns
         -------
