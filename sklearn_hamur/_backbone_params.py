@@ -27,9 +27,9 @@ COUNT_PARAMS: tuple[str, ...] = tuple(
 )
 
 #: The scikit-learn constraints of every backbone parameter (widths are checked further
-#: by the estimators: a non-empty tuple of positive ints).
+#: by the estimators: a non-empty tuple of positive ints, or its string form "256-128").
 BACKBONE_CONSTRAINTS: dict[str, list] = {
-    **{name: [list, tuple] for name in UNIT_PARAMS},
+    **{name: [list, tuple, str] for name in UNIT_PARAMS},
     **{name: [Interval(Integral, 1, None, closed="left")] for name in COUNT_PARAMS},
 }
 

@@ -28,7 +28,7 @@ from ._distributed import plain_module, resolve_device
 from ._docstrings import fill_doc
 from ._net import MultiDomainNet, isolated_torch_state, make_net
 from ._persistence import read_file, restore_estimator, save_estimator
-from ._validation import as_frame, check_binary_target, is_positive_int_sequence
+from ._validation import as_frame, as_units, check_binary_target, units_problem
 from .encoder import MultiDomainEncoder
 from .modules.backbones import BACKBONES
 
@@ -109,12 +109,15 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         if problems:
             raise InvalidParameterError("\n".join(problems))
 
+    #: Parameters that are tuples of widths, given as tuples or as strings ("256-128").
+    _unit_params: tuple[str, ...] = UNIT_PARAMS
+
     def _extra_param_problems(self, params: dict) -> list[str]:
+        owner = type(self).__name__
         problems = [
-            f"The {name!r} parameter of {type(self).__name__} must be a non-empty tuple of "
-            f"positive ints, e.g. (256, 128). Got {params[name]!r} instead."
+            problem
             for name in UNIT_PARAMS
-            if not is_positive_int_sequence(params[name])
+            if (problem := units_problem(params[name], name, owner)) is not None
         ]
         device = params["device"]
         if isinstance(device, str) and device != "auto":
@@ -127,13 +130,27 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
                 )
         return problems
 
+    def _resolved_params(self) -> dict:
+        """``get_params()`` with the width parameters as tuples: ``"512-256"`` -> (512, 256).
+
+        The parameters keep the form they were given in (a search space stores widths
+        as strings); the module is built from the parsed widths. A value that does not
+        parse is left as is (``_check_params`` reports it).
+        """
+        params = self.get_params(deep=False)
+        for name in self._unit_params:
+            units = as_units(params[name])
+            if units is not None:
+                params[name] = units
+        return params
+
     def _module_kwargs(self) -> dict:
         """The module's constructor arguments: the data sizes, then the parameters'."""
         return {
             "cardinalities": self.encoder_.cardinalities_,
             "n_numeric": len(self.encoder_.numeric_cols_),
             "n_domains": self.n_domains_,
-            **module_kwargs(self.get_params(deep=False), adapters=self._adapters),
+            **module_kwargs(self._resolved_params(), adapters=self._adapters),
         }
 
     # -- fitting ------------------------------------------------------------------------

@@ -51,7 +51,9 @@ class DecodedParamsClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
     (optuna-integration's ``OptunaSearchCV``) set those strings on the model; this
     wrapper decodes them (:func:`decode_params`) on a clone of ``estimator`` just
     before fitting it. Search over ``estimator__<name>`` (``hamur_search_space(
-    prefix="estimator__")``).
+    prefix="estimator__")``). :class:`~sklearn_hamur.HAMURClassifier` and
+    :class:`~sklearn_hamur.MultiDomainClassifier` accept the strings themselves, so
+    they need no wrapper; it serves estimators that take only tuples.
 
     Parameters
     ----------

@@ -107,18 +107,21 @@ backbone : str, default="shared_mlp"
     several backbones.
 """,
     "hidden_units": """
-hidden_units : tuple of int, default=(256, 128)
+hidden_units : tuple of int or str, default=(256, 128)
     Hidden widths of the shared tower for ``"shared_mlp"``, of each domain's tower for
     ``"mlp"`` (the reference MovieLens setting), of the deep part for ``"wide_deep"``,
     ``"dcn"``, ``"dcn_v2"`` and ``"deepfm"``, and of the star-topology layers for
-    ``"star"``.
+    ``"star"``. Like every ``*_units`` parameter, it may be given as a string of
+    ``-``-separated widths, ``"256-128"`` (the form
+    :func:`~sklearn_hamur.model_selection.hamur_search_space` searches), which is kept
+    as given and parsed at ``fit``.
 """,
     "bottom_units": """
-bottom_units : tuple of int, default=(256,)
+bottom_units : tuple of int or str, default=(256,)
     Hidden widths of the shared bottom MLP of ``"shared_bottom"``.
 """,
     "tower_units": """
-tower_units : tuple of int, default=(128,)
+tower_units : tuple of int or str, default=(128,)
     Hidden widths of each domain's tower for ``"shared_bottom"``, ``"mmoe"`` and
     ``"ple"``.
 """,
@@ -127,7 +130,7 @@ n_experts : int, default=4
     Number of shared experts of ``"mmoe"``.
 """,
     "expert_units": """
-expert_units : tuple of int, default=(256,)
+expert_units : tuple of int or str, default=(256,)
     Hidden widths of each expert MLP of ``"mmoe"`` and ``"ple"``; the last is the width
     an expert outputs.
 """,
@@ -148,7 +151,7 @@ n_cross_layers : int, default=2
     Number of cross layers of ``"dcn"`` and ``"dcn_v2"``.
 """,
     "auxiliary_units": """
-auxiliary_units : tuple of int, default=(64,)
+auxiliary_units : tuple of int or str, default=(64,)
     Hidden widths of the auxiliary network of ``"star"`` (a small MLP over a learned
     domain embedding and the input, added to the logit).
 """,

@@ -517,7 +517,8 @@ def check_tensor_shapes(estimator, saved: SavedFile) -> None:
     No count or number of layers may exceed the number of tensors in the file (each adds
     at least one), so building the module on the meta device cannot loop for long.
     """
-    params, limit, name = estimator.get_params(deep=False), len(saved.tensors), saved.name
+    # Widths given as strings ("512-256") count as the layers they parse to.
+    params, limit, name = estimator._resolved_params(), len(saved.tensors), saved.name
     sizes = [p.name for p in BACKBONES[estimator.backbone].params] + ["n_adapters"]
     too_many = [
         key

@@ -11,6 +11,7 @@ from __future__ import annotations
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from ._backbone_params import UNIT_PARAMS
+from ._validation import units_from_string
 from .modules.backbones import BACKBONES, backbone_class
 
 #: Parameters whose values are tuples of widths; a search space gives them as strings.
@@ -35,8 +36,9 @@ def hamur_search_space(backbone="mlp", *, adapters=True, prefix=""):
 
     Every value is a string or a number, so a study that uses them can be stored in a
     journal file or a database. Tuple-valued parameters are strings of ``-``-separated
-    widths (``"256-128"`` for ``(256, 128)``); :func:`tune` decodes them, and for
-    ``OptunaSearchCV`` wrap the model in :class:`DecodedParamsClassifier`.
+    widths (``"256-128"`` for ``(256, 128)``), which the estimators take as they are
+    (parsed at ``fit``), so the space works with :func:`tune` and with
+    optuna-integration's ``OptunaSearchCV`` on the estimator itself.
 
     ======================  =========================================================
     parameter               distribution
@@ -67,8 +69,7 @@ def hamur_search_space(backbone="mlp", *, adapters=True, prefix=""):
         ``hyper_hidden_units``). Set ``False`` for
         :class:`~sklearn_hamur.MultiDomainClassifier`.
     prefix : str, default=""
-        Put before every name, e.g. ``"clf__"`` for the step ``"clf"`` of a Pipeline or
-        ``"clf__estimator__"`` for a ``DecodedParamsClassifier`` in that step.
+        Put before every name, e.g. ``"clf__"`` for the step ``"clf"`` of a Pipeline.
 
     Returns
     -------
@@ -78,8 +79,8 @@ def hamur_search_space(backbone="mlp", *, adapters=True, prefix=""):
     See Also
     --------
     sklearn_hamur.model_selection.tune : Tune an estimator over these distributions.
-    sklearn_hamur.model_selection.DecodedParamsClassifier : Decode the string-valued
-        widths for ``OptunaSearchCV``.
+    sklearn_hamur.model_selection.decode_params : Turn the string-valued widths into
+        tuples.
 
     Examples
     --------
@@ -168,13 +169,7 @@ def decode_units(value: str, name: str = "hidden_units") -> tuple:
     >>> decode_units("256-128")
     (256, 128)
     """
-    parts = value.split("-")
-    if not all(part.strip().isdigit() and int(part) > 0 for part in parts):
-        raise ValueError(
-            f"{name}={value!r} is not a '-'-separated list of positive widths such as "
-            "'256-128' (for (256, 128)) or '64' (for (64,))."
-        )
-    return tuple(int(part) for part in parts)
+    return units_from_string(value, name)
 
 
 def decode_params(params: dict) -> dict:

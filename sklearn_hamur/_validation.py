@@ -21,6 +21,51 @@ def is_positive_int_sequence(value) -> bool:
     )
 
 
+def units_from_string(value: str, name: str = "hidden_units") -> tuple:
+    """Widths from their storable string form: ``"256-128"`` -> ``(256, 128)``.
+
+    Raises a ValueError naming the parameter ``name`` unless ``value`` is positive
+    integers separated by ``"-"``.
+    """
+    parts = value.split("-")
+    if not all(part.strip().isdecimal() and int(part) > 0 for part in parts):
+        raise ValueError(
+            f"{name}={value!r} is not a '-'-separated list of positive widths such as "
+            "'256-128' (for (256, 128)) or '64' (for (64,))."
+        )
+    return tuple(int(part) for part in parts)
+
+
+def as_units(value) -> tuple | None:
+    """A width parameter as a tuple of positive ints, or ``None`` when it is not one.
+
+    Accepts a non-empty list or tuple of positive ints and its string form
+    (``"256-128"``, as :func:`~sklearn_hamur.model_selection.hamur_search_space` and
+    Optuna store it).
+    """
+    if isinstance(value, str):
+        try:
+            return units_from_string(value)
+        except ValueError:
+            return None
+    return tuple(int(v) for v in value) if is_positive_int_sequence(value) else None
+
+
+def units_problem(value, name: str, owner: str, example: tuple = (256, 128)) -> str | None:
+    """The message for a bad width parameter of ``owner``; ``None`` when it is valid.
+
+    Only list, tuple and str values are judged here (the parameter constraints report
+    another type), so each problem is reported once.
+    """
+    if not isinstance(value, list | tuple | str) or as_units(value) is not None:
+        return None
+    return (
+        f"The {name!r} parameter of {owner} must be a non-empty tuple of positive ints, "
+        f"e.g. {example}, or the same widths as a string, e.g. "
+        f"{'-'.join(map(str, example))!r}. Got {value!r} instead."
+    )
+
+
 def to_pandas(X):
     """``X`` as a pandas DataFrame when it is another library's DataFrame, else ``X``.
 

@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._base import BaseMultiDomainClassifier
 from ._docstrings import fill_doc
-from ._validation import is_positive_int_sequence
+from ._validation import as_units, units_problem
 from .modules.backbones import BACKBONES
 
 
@@ -51,8 +51,8 @@ class HAMURClassifier(BaseMultiDomainClassifier):
         paper uses 25 to 65).
     d_adapter : int, default=32
         Bottleneck width of the adapter (the reference hard-codes 32).
-    hyper_hidden_units : tuple of int, default=(64,)
-        Hidden widths of the hyper-network.
+    hyper_hidden_units : tuple of int or str, default=(64,)
+        Hidden widths of the hyper-network (or their string form, ``"64"``).
     n_adapters : int, default=1
         How many of the last hidden blocks get an adapter (reference: 1 on MovieLens, 2
         on Ali-CCP): blocks of ``hidden_units`` for ``"mlp"``, ``"wide_deep"``,
@@ -134,7 +134,7 @@ class HAMURClassifier(BaseMultiDomainClassifier):
         **BaseMultiDomainClassifier._parameter_constraints,
         "adapter_rank": [Interval(Integral, 1, None, closed="left")],
         "d_adapter": [Interval(Integral, 1, None, closed="left")],
-        "hyper_hidden_units": [list, tuple],
+        "hyper_hidden_units": [list, tuple, str],
         "n_adapters": [Interval(Integral, 1, None, closed="left")],
         "share_adapters": ["boolean"],
     }
@@ -222,16 +222,19 @@ class HAMURClassifier(BaseMultiDomainClassifier):
         self.checkpoint_dir = checkpoint_dir
         self.warm_start = warm_start
 
+    _unit_params = (*BaseMultiDomainClassifier._unit_params, "hyper_hidden_units")
+
     def _extra_param_problems(self, params: dict) -> list[str]:
         problems = super()._extra_param_problems(params)
-        if not is_positive_int_sequence(params["hyper_hidden_units"]):
-            problems.append(
-                "The 'hyper_hidden_units' parameter of HAMURClassifier must be a non-empty "
-                f"tuple of positive ints, e.g. (64,). Got {params['hyper_hidden_units']!r} instead."
-            )
+        hyper = units_problem(
+            params["hyper_hidden_units"], "hyper_hidden_units", "HAMURClassifier", (64,)
+        )
+        if hyper is not None:
+            problems.append(hyper)
         backbone = BACKBONES.get(params["backbone"])
         adapted = "hidden_units" if backbone is None else backbone.adapted_param().name
-        n_blocks = len(params[adapted]) if is_positive_int_sequence(params[adapted]) else None
+        widths = as_units(params[adapted])
+        n_blocks = None if widths is None else len(widths)
         n_adapters = params["n_adapters"]
         if n_blocks is not None and isinstance(n_adapters, Integral) and n_adapters > n_blocks:
             problems.append(

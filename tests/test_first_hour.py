@@ -88,3 +88,92 @@ def test_polars_output_of_a_column_transformer_feeds_the_estimator():
     pipe = Pipeline([("pre", pre), ("clf", MultiDomainClassifier(**TINY))]).fit(X, y)
     assert set(pipe[-1].feature_names_in_) == {"domain", "item", "color", "price"}
     assert pipe.predict_proba(X).shape == (300, 2)
+
+
+# -- 2. widths as strings ("512-256"), the form hamur_search_space gives --------------
+
+
+def test_string_widths_are_stored_as_given_and_parsed_at_fit():
+    X, y = make_data(300)
+    params = dict(FAST_HAMUR, max_epochs=1)
+    as_strings = dict(params, hidden_units="16-8", hyper_hidden_units="8")
+    clf = HAMURClassifier(**as_strings)
+    assert clf.get_params()["hidden_units"] == "16-8"  # __init__ only stores
+    clf.fit(X, y)
+    assert clf.hidden_units == "16-8" and clf.hyper_hidden_units == "8"  # not rewritten
+    reference = HAMURClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), reference.predict_proba(X))
+    shared = MultiDomainClassifier(**dict(TINY, backbone="shared_bottom", tower_units="8"))
+    assert shared.fit(X, y).net_.module_.towers[0].blocks[0].linear.out_features == 8
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("512x", "Got '512x' instead"),
+        ("", "Got '' instead"),
+        ((0,), r"Got \(0,\) instead"),
+        (256, "an instance of 'list', an instance of 'tuple' or an instance of 'str'"),
+    ],
+)
+def test_bad_widths_are_reported_once_with_both_forms(value, expected):
+    X, y = make_data(100)
+    with pytest.raises(ValueError, match=expected) as info:
+        HAMURClassifier(**dict(TINY, hidden_units=value)).fit(X, y)
+    message = str(info.value)
+    assert message.count("'hidden_units' parameter") == 1, message
+    if not isinstance(value, int):
+        assert "(256, 128)" in message and "'256-128'" in message
+
+
+def _optuna_search(estimator, space):
+    optuna = pytest.importorskip("optuna")
+    optuna_integration = pytest.importorskip("optuna_integration")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    import warnings
+
+    with warnings.catch_warnings():  # optuna-integration's ExperimentalWarning
+        warnings.simplefilter("ignore")
+        return optuna_integration.OptunaSearchCV(
+            estimator, space, cv=2, n_trials=2, random_state=0, error_score="raise"
+        )
+
+
+def test_optuna_search_cv_takes_the_search_space_on_the_estimator_itself():
+    from sklearn_hamur.model_selection import hamur_search_space
+
+    X, y = make_data(300)
+    search = _optuna_search(HAMURClassifier(**dict(FAST_HAMUR, max_epochs=1)), hamur_search_space())
+    search.fit(X, y)
+    assert all(trial.state.name == "COMPLETE" for trial in search.trials_)
+    assert np.isfinite(search.best_score_)
+    best = search.best_estimator_
+    assert best.hidden_units == search.best_params_["hidden_units"]
+    assert isinstance(best.hidden_units, str)
+    widths = tuple(int(w) for w in best.hidden_units.split("-"))
+    assert best.net_.module_.tower.blocks[-1].linear.out_features == widths[-1]
+
+
+def test_optuna_search_cv_over_a_pipeline_with_the_step_prefix():
+    from sklearn_hamur.model_selection import hamur_search_space
+
+    X, y = make_data(300)
+    pre = ColumnTransformer(
+        [("num", StandardScaler(), ["price"])],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    pipe = Pipeline([("pre", pre), ("clf", MultiDomainClassifier(**TINY))])
+    search = _optuna_search(pipe, hamur_search_space(adapters=False, prefix="clf__"))
+    search.fit(X, y)
+    assert np.isfinite(search.best_score_)
+    assert isinstance(search.best_estimator_[-1].hidden_units, str)
+
+
+def test_string_widths_survive_save_and_load(tmp_path):
+    X, y = make_data(300)
+    clf = HAMURClassifier(**dict(FAST_HAMUR, max_epochs=1, hidden_units="16-8"))
+    clf.fit(X, y).save(tmp_path / "model.safetensors")
+    loaded = HAMURClassifier.load(tmp_path / "model.safetensors", device="cpu")
+    assert loaded.hidden_units == "16-8"
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))
