@@ -26,7 +26,7 @@ from ._callbacks import read_checkpoint, training_state
 from ._data import MultiDomainDataset
 from ._distributed import plain_module, resolve_device
 from ._docstrings import fill_doc
-from ._net import MultiDomainNet, isolated_torch_state, make_net
+from ._net import MultiDomainNet, fit_threads, isolated_torch_state, make_net
 from ._persistence import read_file, restore_estimator, save_estimator
 from ._validation import as_frame, as_units, check_binary_target, units_problem
 from .encoder import MultiDomainEncoder
@@ -260,8 +260,9 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             dataset = dataset.subset(distributed.shard(len(dataset), rank, world_size))
         self.net_ = self._build_net(valid_dataset, monitor, device, shuffle_seed)
         # Seed torch for initialisation and dropout without touching the caller's RNG
-        # state; fits in other threads wait (see isolated_torch_state).
-        with isolated_torch_state(device, torch_seed):
+        # state; fits in other threads wait (see isolated_torch_state). Train on this
+        # process's share of the CPUs, so GridSearchCV(n_jobs=2) does not oversubscribe.
+        with isolated_torch_state(device, torch_seed), fit_threads():
             self.net_.initialize()
             if resume is not None:
                 self._restore_training_state(resume)

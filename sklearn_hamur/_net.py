@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import os
 import shutil
 import threading
 import warnings
 from collections.abc import Iterator, Mapping
 
 import torch
+from joblib import cpu_count
 from skorch import NeuralNetBinaryClassifier
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog, ProgressBar
 from skorch.dataset import unpack_data
@@ -55,6 +58,45 @@ def isolated_torch_state(device: str, seed: int | None = None) -> Iterator[None]
         if seed is not None:
             torch.manual_seed(seed)
         yield
+
+
+def fit_thread_count() -> int:
+    """The number of torch threads a fit uses: this process's share of the CPUs.
+
+    The smallest of
+
+    - ``torch.get_num_threads()``: the caller's ``torch.set_num_threads``, or a
+      ``threadpoolctl.threadpool_limits`` around the fit (which sets it too);
+    - ``joblib.cpu_count()``: the CPUs this process may run on (its affinity mask and
+      cgroup CPU quota, which torch's default ignores);
+    - in a worker process, ``OMP_NUM_THREADS``: joblib starts its workers with it set to
+      ``inner_max_num_threads``, by default ``cpu_count() // n_jobs``, so the fits of a
+      ``GridSearchCV(n_jobs=2)`` on 2 cores train on one thread each. Read at fit time,
+      it also holds where torch was imported before the worker's environment was set.
+    """
+    limits = [torch.get_num_threads(), cpu_count()]
+    if multiprocessing.parent_process() is not None:
+        value = os.environ.get("OMP_NUM_THREADS", "")
+        if value.strip().isdigit() and int(value) > 0:
+            limits.append(int(value))
+    return max(1, min(limits))
+
+
+@contextlib.contextmanager
+def fit_threads() -> Iterator[int]:
+    """Set torch's thread count to :func:`fit_thread_count` for one fit, then restore it.
+
+    The count is process-wide: call it under ``TORCH_STATE_LOCK``, as fits do.
+    """
+    previous = torch.get_num_threads()
+    n_threads = fit_thread_count()
+    if n_threads != previous:
+        torch.set_num_threads(n_threads)
+    try:
+        yield n_threads
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
 
 
 @contextlib.contextmanager
