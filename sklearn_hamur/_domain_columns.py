@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ._validation import to_pandas
+from ._validation import renamed_hint, to_pandas
 
 
 def final_estimator(estimator, *, fitted: bool = False):
@@ -81,6 +81,54 @@ def domain_values(X, domain_col) -> np.ndarray:
             "value(s); every row needs a domain."
         )
     return domains
+
+
+def scoring_domains(estimator, X, domain_col) -> np.ndarray:
+    """Each row's domain for scoring the fitted ``estimator`` on ``X``.
+
+    The column ``domain_col`` is looked up in ``X``; when ``X`` lacks it, in what each
+    Pipeline on the way to the model passes to its last step (``pipe[:-1].transform``;
+    a ColumnTransformer may have renamed it, to ``remainder__domain`` say), following
+    fitted meta-estimators (``best_estimator_``, ``estimator_``). Raises one ValueError
+    that lists where it looked and what to pass otherwise.
+    """
+    if domain_col is None:
+        return np.zeros(len(X), dtype=int)
+    looked, current = [], estimator
+    for _ in range(20):  # nesting depth; guards against cycles
+        frame = to_pandas(X)
+        if isinstance(frame, pd.DataFrame) and domain_col in frame.columns:
+            return domain_values(frame, domain_col)
+        if not isinstance(frame, pd.DataFrame) and isinstance(domain_col, Integral):
+            return domain_values(frame, domain_col)
+        looked.append(list(frame.columns) if isinstance(frame, pd.DataFrame) else None)
+        if isinstance(current, Pipeline):
+            if len(current) > 1:
+                X = current[:-1].transform(X)
+            current = current.steps[-1][1]
+        elif hasattr(current, "best_estimator_"):
+            current = current.best_estimator_
+        elif hasattr(current, "estimator_"):
+            current = current.estimator_
+        else:
+            break
+    raise ValueError(_not_found_message(domain_col, looked))
+
+
+def _not_found_message(domain_col, looked: list) -> str:
+    places = [
+        ("the X being scored" if i == 0 else "what the steps before the model output")
+        + (" (an array: integer positions)" if columns is None else f" (columns {columns[:20]})")
+        for i, columns in enumerate(looked)
+    ]
+    columns = [c for found in looked if found for c in found]
+    return (
+        f"domain_col={domain_col!r} is not a column of {' nor of '.join(places)}. "
+        "The scorer reads each row's domain from the X it is given, or from what a "
+        "Pipeline's steps pass to the model, under the model's domain_col: keep that "
+        "column in X, or pass make_domain_scorer(..., domain_col=...) with the name it has "
+        "in X." + renamed_hint(columns, domain_col)
+    )
 
 
 def python_scalar(value):

@@ -163,15 +163,39 @@ def check_columns_present(
         )
 
 
+def renamed_hint(columns, domain_col) -> str:
+    """A hint when ``columns`` hold ``domain_col`` under a prefixed name, else ``""``.
+
+    A ColumnTransformer (with its default ``verbose_feature_names_out=True``) renames
+    column ``domain`` to ``<transformer>__domain``, e.g. ``remainder__domain``.
+    """
+    if not isinstance(domain_col, str):
+        return ""
+    renamed = [c for c in columns if isinstance(c, str) and c.endswith(f"__{domain_col}")]
+    if not renamed:
+        return ""
+    return (
+        f" Column {renamed[0]!r} looks like {domain_col!r} renamed by a ColumnTransformer "
+        "(its verbose_feature_names_out=True prefixes each name with its transformer's): "
+        "create the ColumnTransformer with verbose_feature_names_out=False to keep the "
+        f"names, or set domain_col={renamed[0]!r}."
+    )
+
+
 def check_domain_column(X: pd.DataFrame, domain_col) -> pd.Series | None:
     """The domain column of ``X`` (``None`` when ``domain_col`` is ``None``), checked."""
     if domain_col is None:
         return None
     if domain_col not in X.columns:
+        hint = renamed_hint(X.columns, domain_col)
         raise ValueError(
             f"domain_col={domain_col!r} is not a column of X; X has columns "
-            f"{list(X.columns)[:20]}. Set domain_col to the column that holds each row's "
-            "domain, or domain_col=None for a single domain."
+            f"{list(X.columns)[:20]}."
+            + (
+                hint
+                or " Set domain_col to the column that holds each row's domain, or "
+                "domain_col=None for a single domain."
+            )
         )
     domain = X[domain_col]
     if domain.isna().any():

@@ -16,11 +16,13 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from sklearn import get_config
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.metadata_routing import MetadataRequest
 
-from ._domain_columns import domain_col_of, domain_rows, domain_values
+from ._domain_columns import domain_col_of, domain_rows, scoring_domains
 
 #: Metrics of :func:`make_domain_scorer`, by name.
 METRICS = ("roc_auc", "log_loss")
@@ -98,12 +100,17 @@ def _score_rows(metric, y_true, y_score, sample_weight) -> float:
 
 
 class _DomainScorer:
-    """A scikit-learn scorer: per-domain AUC or log loss, aggregated over the domains."""
+    """A scikit-learn scorer: per-domain AUC or log loss, aggregated over the domains.
+
+    Takes part in scikit-learn's metadata routing as its own scorers do:
+    ``set_score_request(sample_weight=True)`` asks for the routed weights.
+    """
 
     def __init__(self, metric: str, aggregate: str, domain_col):
         self.metric = metric
         self.aggregate = aggregate
         self.domain_col = domain_col
+        self._sample_weight_request = None  # requested? None: error if routed, unset
 
     def __repr__(self) -> str:
         return (
@@ -111,9 +118,48 @@ class _DomainScorer:
             f"domain_col={self.domain_col!r})"
         )
 
+    def set_score_request(self, *, sample_weight=None):
+        """Request ``sample_weight`` from metadata routing (``sklearn.set_config(
+        enable_metadata_routing=True)``), as scikit-learn's scorers do.
+
+        Parameters
+        ----------
+        sample_weight : bool, None or str, default=None
+            ``True``: the scorer takes the routed ``sample_weight``; ``False``: it does
+            not; ``None``: routing ``sample_weight`` to it is an error; a str: the weights
+            routed under that name.
+
+        Returns
+        -------
+        self
+        """
+        if not get_config().get("enable_metadata_routing", False):
+            raise RuntimeError(
+                "set_score_request is only available when metadata routing is enabled: "
+                "call sklearn.set_config(enable_metadata_routing=True) first (without "
+                "routing, call the scorer with sample_weight= yourself)."
+            )
+        if not (sample_weight is None or isinstance(sample_weight, bool | str)):
+            raise ValueError(
+                f"sample_weight must be True, False, None or an alias (str); got {sample_weight!r}."
+            )
+        self._sample_weight_request = sample_weight
+        return self
+
+    def get_metadata_routing(self) -> MetadataRequest:
+        """The scorer's metadata request: ``sample_weight`` for ``score``.
+
+        Returns
+        -------
+        MetadataRequest
+        """
+        request = MetadataRequest(owner=type(self).__name__)
+        request.score.add_request(param="sample_weight", alias=self._sample_weight_request)
+        return request
+
     def __call__(self, estimator, X, y_true, sample_weight=None) -> float:
         domain_col = self.domain_col if self.domain_col is not None else domain_col_of(estimator)
-        domains = domain_values(X, domain_col)
+        domains = scoring_domains(estimator, X, domain_col)
         classes = np.asarray(estimator.classes_)
         if len(classes) != 2:
             raise ValueError(

@@ -177,3 +177,148 @@ def test_string_widths_survive_save_and_load(tmp_path):
     loaded = HAMURClassifier.load(tmp_path / "model.safetensors", device="cpu")
     assert loaded.hidden_units == "16-8"
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+# -- 3. domain scorers behind a renaming ColumnTransformer; metadata routing ----------
+
+
+def _renaming_pipeline(model):
+    """A ColumnTransformer with verbose names: the model sees ``rest__domain``."""
+    pre = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["price"]),
+            ("rest", "passthrough", ["domain", "item", "color"]),
+        ]
+    ).set_output(transform="pandas")
+    return Pipeline([("pre", pre), ("clf", model)])
+
+
+def test_scorers_find_the_domain_column_a_column_transformer_renamed():
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import cross_validate
+
+    from sklearn_hamur.metrics import domain_scorers, domain_scores, make_domain_scorer
+
+    X, y = make_data(400)
+    pipe = _renaming_pipeline(MultiDomainClassifier(**dict(TINY, domain_col="rest__domain")))
+    pipe.fit(X, y)
+    positive = pipe.predict_proba(X)[:, 1]
+    expected = min(domain_scores(y, positive, X["domain"]).values())
+    scorer = make_domain_scorer("roc_auc", aggregate="min")
+    assert scorer(pipe, X, y) == pytest.approx(expected)
+    # The name the model sees, or the raw one, given explicitly, work too.
+    for name in ("rest__domain", "domain"):
+        assert make_domain_scorer(aggregate="min", domain_col=name)(pipe, X, y) == pytest.approx(
+            expected
+        )
+    result = cross_validate(pipe, X, y, cv=2, scoring=domain_scorers(), error_score="raise")
+    assert np.isfinite(result["test_roc_auc_min"]).all()
+    assert roc_auc_score(y, positive) > 0.5
+
+
+def test_scorer_behind_grid_search_and_polars_input():
+    pytest.importorskip("polars")
+    pytest.importorskip("pyarrow")
+    import polars as pl
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_hamur.metrics import make_domain_scorer
+    from sklearn_hamur.model_selection import DomainStratifiedKFold
+
+    X, y = make_data(400)
+    X_pl = pl.from_pandas(X)
+    folds = list(DomainStratifiedKFold(2).split(X_pl, y))
+    assert [len(test) for _, test in folds] == [200, 200]
+    pipe = _renaming_pipeline(MultiDomainClassifier(**dict(TINY, domain_col="rest__domain")))
+    search = GridSearchCV(
+        pipe,
+        {"clf__lr": [0.01]},
+        cv=folds,
+        scoring=make_domain_scorer(aggregate="min"),
+        error_score="raise",
+    ).fit(X, y)
+    assert np.isfinite(search.best_score_)
+    scorer = make_domain_scorer(aggregate="min")
+    assert scorer(search, X_pl, y) == pytest.approx(scorer(search, X, y))
+
+
+def test_scorer_that_cannot_find_the_domain_says_what_to_pass():
+    from sklearn_hamur.metrics import make_domain_scorer
+
+    X, y = make_data(300)
+    pipe = _renaming_pipeline(MultiDomainClassifier(**dict(TINY, domain_col="rest__domain")))
+    pipe.fit(X, y)
+    with pytest.raises(ValueError) as info:
+        make_domain_scorer(domain_col="page")(pipe, X, y)
+    message = str(info.value)
+    assert "domain_col='page'" in message and "the X being scored" in message
+    assert "'rest__domain'" in message and "domain_col=" in message
+
+
+def test_domain_scorer_uses_routed_sample_weight():
+    import sklearn
+    from sklearn.model_selection import KFold, cross_validate
+
+    from sklearn_hamur.metrics import domain_scorers, make_domain_scorer
+
+    X, y = make_data(400)
+    weight = np.random.default_rng(0).uniform(0.1, 5.0, size=len(y))
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = make_domain_scorer("roc_auc", aggregate="weighted").set_score_request(
+            sample_weight=True
+        )
+        model = MultiDomainClassifier(**TINY).set_fit_request(sample_weight=True)
+        cv = KFold(2, shuffle=True, random_state=0)
+        result = cross_validate(
+            model,
+            X,
+            y,
+            cv=cv,
+            scoring=scorer,
+            params={"sample_weight": weight},
+            return_estimator=True,
+            return_indices=True,
+            error_score="raise",
+        )
+        for fitted, test, score in zip(
+            result["estimator"], result["indices"]["test"], result["test_score"]
+        ):
+            by_hand = make_domain_scorer("roc_auc", aggregate="weighted")
+            weighted = by_hand(fitted, X.iloc[test], y[test], sample_weight=weight[test])
+            assert score == pytest.approx(weighted)
+            assert score != pytest.approx(by_hand(fitted, X.iloc[test], y[test]))
+        # Weights routed to a scorer that did not say whether it takes them: sklearn's error.
+        with pytest.raises(Exception, match="sample_weight"):
+            cross_validate(
+                model,
+                X,
+                y,
+                cv=cv,
+                scoring=domain_scorers(),
+                params={"sample_weight": weight},
+                error_score="raise",
+            )
+    with pytest.raises(RuntimeError, match="enable_metadata_routing=True"):
+        make_domain_scorer().set_score_request(sample_weight=True)
+
+
+# -- 4. the fit-time error for a renamed domain column ---------------------------------
+
+
+def test_renamed_domain_column_error_says_what_to_do():
+    X, y = make_data(100)
+    pre = ColumnTransformer(
+        [("num", StandardScaler(), ["price"])], remainder="passthrough"
+    ).set_output(transform="pandas")
+    pipe = Pipeline([("pre", pre), ("clf", MultiDomainClassifier(**TINY))])
+    with pytest.raises(ValueError) as info:
+        pipe.fit(X, y)
+    message = str(info.value)
+    assert "'remainder__domain'" in message
+    assert "verbose_feature_names_out=False" in message
+    assert "domain_col='remainder__domain'" in message
+    # Both fixes work.
+    pipe.set_params(pre__verbose_feature_names_out=False).fit(X, y)
+    pipe.set_params(pre__verbose_feature_names_out=True, clf__domain_col="remainder__domain").fit(
+        X, y
+    )
