@@ -437,7 +437,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
     # -- persistence --------------------------------------------------------------------
 
-    def save(self, path, *, key=None) -> None:
+    def save(self, path, *, key=None):
         """Save the fitted estimator to one file, without pickle.
 
         The module's weights go into a safetensors file whose header holds, as JSON, the
