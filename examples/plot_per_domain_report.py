@@ -79,7 +79,9 @@ for name, model in models.items():
     history_png = os.path.join(out_dir, f"{name}_history.png")
     DomainMetricsDisplay.from_estimator(model, X_test, y_test).figure_.savefig(domains_png)
     TrainingHistoryDisplay.from_estimator(model).figure_.savefig(history_png)
-    print(f"{name}: {len(model.history_)} epochs; saved {domains_png} and {history_png}")
+    # File names only: the folder is temporary unless one is given on the command line.
+    saved = f"{os.path.basename(domains_png)} and {os.path.basename(history_png)}"
+    print(f"{name}: {len(model.history_)} epochs; saved {saved}")
 
 # %%
 # The per-domain table: AUC and log loss of each model in each domain.

@@ -46,14 +46,16 @@ args = parser.parse_args()
 torch.set_num_threads(1)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-if args.storage is None:
+temporary = args.storage is None
+if temporary:
     args.storage = os.path.join(tempfile.mkdtemp(), "hamur-adult.log")
 if "://" in args.storage:  # a database: sqlite:///..., postgresql://..., mysql://...
     storage = args.storage
 else:  # a journal file, shared by processes on this machine (or on a shared disk)
     backend = optuna.storages.journal.JournalFileBackend(args.storage)
     storage = optuna.storages.JournalStorage(backend)
-print(f"study {args.study_name!r} in {args.storage}")
+where = "a temporary journal file" if temporary else args.storage
+print(f"study {args.study_name!r} in {where}")
 
 # %%
 # Data, and a small search space; each trial is cross-validated with two folds stratified
