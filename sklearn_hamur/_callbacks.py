@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 from skorch.callbacks import Callback, EarlyStopping
 
 from ._distributed import is_main_process, plain_module
+from ._temporary_files import remove_stale_temporaries
 
 
 class ValidationAUC(Callback):
@@ -211,11 +212,13 @@ class AtomicCheckpoint(Callback):
             return
         folder = Path(self.dirname)
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".checkpoint-", suffix=".tmp")
-        os.close(fd)
-        try:
+        remove_stale_temporaries(folder, ".checkpoint-*.tmp")
+        tmp = None
+        try:  # created inside the try, so an interruption at any point cleans it up
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".checkpoint-", suffix=".tmp")
+            os.close(fd)
             torch.save(training_state(net), tmp)
             os.replace(tmp, folder / CHECKPOINT_FILE)
         finally:
-            if os.path.exists(tmp):
+            if tmp is not None and os.path.exists(tmp):
                 os.remove(tmp)

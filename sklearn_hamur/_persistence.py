@@ -22,7 +22,6 @@ import json
 import os
 import re
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,7 @@ from safetensors.torch import save as dump_tensors
 from ._callbacks import to_plain
 from ._distributed import plain_module
 from ._json_values import array_from_json, array_to_json, from_json, to_json
+from ._temporary_files import remove_stale_temporaries
 from ._version import __version__
 from .encoder import N_RESERVED, MultiDomainEncoder, canonical_category, sorted_unique
 from .modules.backbones import BACKBONES
@@ -46,8 +46,6 @@ FORMAT_VERSION = 2
 READ_VERSIONS = ("1", "2")
 #: The metadata fields the header checksum and the signature cover, in this order.
 SIGNED_FIELDS = ("format", "format_version", "sklearn_hamur_version", "state")
-#: A temporary file of an interrupted save older than this is removed by the next save.
-STALE_TEMPORARY_SECONDS = 3600
 ENCODER_STATE = ("categorical_cols_", "numeric_cols_", "cardinalities_", "n_features_in_")
 
 
@@ -143,13 +141,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     by a killed process (``.NAME.*.tmp``) is removed by a later save once it is stale.
     """
     folder = path.parent
-    pattern = f".{glob.escape(path.name)}.*.tmp"
-    for stale in folder.glob(pattern):
-        try:
-            if time.time() - stale.stat().st_mtime > STALE_TEMPORARY_SECONDS:
-                stale.unlink()
-        except OSError:
-            pass
+    remove_stale_temporaries(folder, f".{glob.escape(path.name)}.*.tmp")
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")

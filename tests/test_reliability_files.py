@@ -20,7 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_hamur import HAMURClassifier, MultiDomainClassifier, _persistence
+from sklearn_hamur import HAMURClassifier, MultiDomainClassifier, _persistence, _temporary_files
 
 from .conftest import FAST, make_data
 
@@ -341,10 +341,32 @@ def test_stale_temporary_file_of_a_killed_save_is_removed(model, tmp_path):
     fresh = tmp_path / ".m.safetensors.def456.tmp"  # perhaps another process saving now
     stale.write_bytes(b"partial")
     fresh.write_bytes(b"partial")
-    old = time.time() - 2 * _persistence.STALE_TEMPORARY_SECONDS
+    old = time.time() - 2 * _temporary_files.STALE_TEMPORARY_SECONDS
     os.utime(stale, (old, old))
     clf.save(tmp_path / "m.safetensors")
     assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, "m.safetensors"]
+
+
+def test_checkpoints_leave_no_temporary_file_and_sweep_stale_ones(tmp_path, monkeypatch):
+    import os
+
+    from sklearn_hamur import _callbacks
+
+    X, y = make_data(n=100)
+    stale = tmp_path / ".checkpoint-abc123.tmp"  # left by a killed fit
+    stale.write_bytes(b"partial")
+    old = time.time() - 2 * _temporary_files.STALE_TEMPORARY_SECONDS
+    os.utime(stale, (old, old))
+    MultiDomainClassifier(**SMALL, checkpoint_dir=tmp_path).fit(X, y)
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    # An interruption while the checkpoint is written leaves no temporary file.
+    monkeypatch.setattr(_callbacks.torch, "save", interrupt)
+    MultiDomainClassifier(**SMALL, checkpoint_dir=tmp_path / "b").fit(X, y)
+    assert list((tmp_path / "b").iterdir()) == []
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage that is not a zip", None])
