@@ -161,5 +161,8 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+html_js_files = ["full_size_images.js"]
 html_show_sourcelink = False
 html_last_updated_fmt = None

@@ -190,6 +190,18 @@ def test_architecture_figure(site_url):
     _assert_images_served(url, page, at_least=1)
 
 
+def test_pages_load_the_site_stylesheet_and_full_size_figure_script(site_url):
+    # custom.css wraps long "On this page" names; full_size_images.js makes every figure
+    # a link to its full-size image (the architecture figure is small at page width).
+    for path in (ARCHITECTURE, GALLERY_EXAMPLE, HAMUR_API):
+        _, _, body = _get(urljoin(site_url, path))
+        for asset in ("custom.css", "full_size_images.js"):
+            assert f"_static/{asset}" in body.decode("utf-8"), f"{path} does not load {asset}"
+    for asset in ("custom.css", "full_size_images.js"):
+        with urllib.request.urlopen(urljoin(site_url, f"_static/{asset}")) as response:
+            assert response.status == 200 and response.read()
+
+
 @pytest.fixture(scope="module")
 def browser():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -249,6 +261,12 @@ def test_pages_render_in_chromium(site_url, browser, tmp_path, path, expected_te
     assert not failed, f"local resources that failed to load: {failed}"
     # The theme's stylesheet applied: the navigation bar is laid out, not raw HTML.
     assert page.evaluate("() => getComputedStyle(document.body).fontFamily") != "Times New Roman"
+    if min_images:  # every figure opens at full size (full_size_images.js)
+        unlinked = page.evaluate(
+            """() => Array.from(document.querySelectorAll("article img"))
+                .filter(img => !img.closest("a[href]")).map(img => img.src)"""
+        )
+        assert not unlinked, f"figures without a full-size link: {unlinked}"
     if path == ARCHITECTURE:  # its formulas are typeset by the site's own MathJax
         page.wait_for_selector("mjx-container", timeout=20_000)
         assert "\\times" not in page.inner_text("article")
