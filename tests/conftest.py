@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 
 def make_data(n=600, n_domains=3, seed=0, label_values=(0, 1)):
@@ -30,3 +31,12 @@ def data():
 
 FAST = dict(hidden_units=(16, 8), max_epochs=3, batch_size=128, random_state=0)
 FAST_HAMUR = dict(FAST, adapter_rank=4, d_adapter=4, hyper_hidden_units=(8,))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models train faster on one thread, and the test machine is shared."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)

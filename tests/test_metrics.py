@@ -27,14 +27,7 @@ from sklearn_hamur.model_selection import DecodedParamsClassifier, DomainStratif
 
 from .conftest import FAST, FAST_HAMUR, make_data
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train faster on one thread, and the test machine is shared."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def manual_per_domain(y_true, y_score, domains, metric):

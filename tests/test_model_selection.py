@@ -6,7 +6,6 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-import torch
 from optuna.distributions import CategoricalDistribution, distribution_to_json
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -24,14 +23,7 @@ from sklearn_hamur.model_selection import (
 
 from .conftest import FAST, FAST_HAMUR, make_data
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train faster on one thread, and the test machine is shared."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def skewed_data(seed=0):
