@@ -17,13 +17,13 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import check_cv
 
 from ._domain_columns import domain_values, python_scalar
 from ._splitting import DomainStratifiedKFold
 from ._validation import to_pandas
-from .metrics import domain_scores
+from .metrics import domain_scores, log_loss_both_labels, score_rows
 
 __all__ = ["compare", "make_baselines", "plot_comparison"]
 
@@ -86,16 +86,11 @@ def _fold_scores(estimator, X_test, y_test, domains, scoring) -> dict:
     positive = estimator.classes_[1]
     proba = estimator.predict_proba(X_test)[:, 1]
     label = (y_test == positive).astype(int)
-    metrics = {
-        "roc_auc": roc_auc_score,
-        "log_loss": lambda t, p: log_loss(t, p, labels=[0, 1]),
-    }
+    metrics = {"roc_auc": roc_auc_score, "log_loss": log_loss_both_labels}
     scores = {}
     for name in scoring:
-        if len(np.unique(label)) > 1 or name == "log_loss":
-            scores[(name, ALL)] = float(metrics[name](label, proba))
-        else:
-            scores[(name, ALL)] = np.nan
+        # NaN where the metric is undefined (an AUC on one class), as per domain.
+        scores[(name, ALL)] = score_rows(metrics[name], label, proba, None)
         if domains is not None:
             for domain, value in domain_scores(label, proba, domains, metrics[name]).items():
                 scores[(name, python_scalar(domain))] = value

@@ -82,11 +82,12 @@ def domain_scores(y_true, y_score, domains, metric=roc_auc_score, *, sample_weig
     scores = {}
     for key, rows in domain_rows(domains):
         weight = None if sample_weight is None else sample_weight[rows]
-        scores[key] = _score_rows(metric, y_true[rows], y_score[rows], weight)
+        scores[key] = score_rows(metric, y_true[rows], y_score[rows], weight)
     return scores
 
 
-def _score_rows(metric, y_true, y_score, sample_weight) -> float:
+def score_rows(metric, y_true, y_score, sample_weight) -> float:
+    """``metric`` on these rows, NaN where it is undefined (an AUC on one class)."""
     kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
     if len(np.unique(y_true)) > 1:
         return float(metric(y_true, y_score, **kwargs))
@@ -171,7 +172,7 @@ class _DomainScorer:
         if self.metric == "roc_auc":
             metric, sign = roc_auc_score, 1.0
         else:  # negated, so that greater is better, like scikit-learn's "neg_log_loss"
-            metric, sign = _log_loss_both_labels, -1.0
+            metric, sign = log_loss_both_labels, -1.0
         scores = domain_scores(y_binary, positive, domains, metric, sample_weight=sample_weight)
         weights = _domain_weights(domains, scores, sample_weight)
         return sign * aggregate_domain_scores(
@@ -183,7 +184,8 @@ class _DomainScorer:
 _WORST_LOSS = {"mean": "mean", "min": "max", "weighted": "weighted"}
 
 
-def _log_loss_both_labels(y_true, y_prob, **kwargs) -> float:
+def log_loss_both_labels(y_true, y_prob, **kwargs) -> float:
+    """Log loss with both labels declared, so rows of one class still score."""
     return log_loss(y_true, y_prob, labels=[0, 1], **kwargs)
 
 
