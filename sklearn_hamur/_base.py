@@ -26,10 +26,11 @@ from ._callbacks import read_checkpoint, training_state
 from ._data import MultiDomainDataset
 from ._distributed import plain_module, resolve_device
 from ._docstrings import fill_doc
+from ._incremental import IncrementalTrainingMixin, check_known_domains
 from ._net import MultiDomainNet, fit_threads, isolated_torch_state, make_net
 from ._persistence import read_file, restore_estimator, save_estimator
 from ._validation import as_frame, as_units, check_binary_target, units_problem
-from .encoder import MultiDomainEncoder
+from .encoder import MultiDomainEncoder, frozen_copy
 from .modules.backbones import BACKBONES
 
 #: Rows encoded and scored at a time by ``decision_function`` / ``predict_proba``.
@@ -55,7 +56,7 @@ def stratified_holdout(strata: np.ndarray, fraction: float, rng: np.random.Rando
     return rng.permutation(np.concatenate(train)), np.sort(np.concatenate(valid))
 
 
-class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
+class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseEstimator):
     """Shared machinery of the multi-domain classifiers (not for direct use).
 
     Subclasses list their parameters in ``__init__``; ``_adapters`` says whether the
@@ -68,6 +69,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         # The encoder's parameters are the estimators' too: one source of truth.
         **MultiDomainEncoder._parameter_constraints,
+        "encoder": [MultiDomainEncoder, None],
         # A live view: a backbone registered in BACKBONES is accepted.
         "backbone": [StrOptions(BACKBONES.keys())],
         # Declared by the backbone classes (modules/backbones); derived in _backbone_params.
@@ -119,6 +121,7 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             for name in UNIT_PARAMS
             if (problem := units_problem(params[name], name, owner)) is not None
         ]
+        problems.extend(self._encoder_param_problems(params))
         device = params["device"]
         if isinstance(device, str) and device != "auto":
             try:
@@ -129,6 +132,28 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
                     f"'cuda' or 'cuda:N'. Got {device!r} instead."
                 )
         return problems
+
+    def _encoder_param_problems(self, params: dict) -> list[str]:
+        """The given encoder's parameters must be the estimator's same-named ones."""
+        encoder = params["encoder"]
+        if not isinstance(encoder, MultiDomainEncoder):
+            return []
+        owner = type(self).__name__
+        differ = [
+            f"{name}={value!r} (the {owner}'s: {params[name]!r})"
+            for name, value in encoder.get_params(deep=False).items()
+            if not np.array_equal(
+                np.asarray(value, dtype=object), np.asarray(params[name], dtype=object)
+            )
+        ]
+        if not differ:
+            return []
+        return [
+            f"The 'encoder' parameter of {owner} has parameter(s) {', '.join(differ)}; the "
+            "encoder's parameters must equal the estimator's same-named ones, which the "
+            f"fitted encoder_ and the saved model share. Pass them too: {owner}("
+            "encoder=encoder, **encoder.get_params(), ...)."
+        ]
 
     def _resolved_params(self) -> dict:
         """``get_params()`` with the width parameters as tuples: ``"512-256"`` -> (512, 256).
@@ -159,7 +184,10 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         """Fit the model on a DataFrame ``X`` with a domain column and binary labels ``y``.
 
         The encoder, the module and the optimizer are built anew (unless ``warm_start``),
-        sized from the data: vocabulary sizes, numeric columns and domains.
+        sized from the data: vocabulary sizes, numeric columns and domains. With the
+        ``encoder`` parameter, that fitted encoder is used as is (a frozen copy becomes
+        ``encoder_``) instead of one fitted on ``X``. To train on data larger than
+        memory, see :meth:`partial_fit`.
 
         Parameters
         ----------
@@ -215,14 +243,14 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
-        self.encoder_ = MultiDomainEncoder(
-            domain_col=self.domain_col,
-            categorical_cols=self.categorical_cols,
-            numeric_cols=self.numeric_cols,
-            min_frequency=self.min_frequency,
-            handle_unknown_domain=self.handle_unknown_domain,
-        )
-        encoded = self.encoder_.fit_transform(X)
+        if self.encoder is not None:  # fitted beforehand (e.g. over chunks): used as is
+            self.encoder_ = self._given_encoder()
+            check_known_domains(self.encoder_, X)
+            encoded = self.encoder_.transform(X)
+        else:
+            encoder = MultiDomainEncoder(**self._encoder_params())
+            encoded = encoder.fit_transform(X)
+            self.encoder_ = frozen_copy(encoder)  # without the counts partial_fit keeps
         self.domains_ = self.encoder_.domains_
         self.n_domains_ = len(self.domains_)
         self._check_domain_sizes(encoded["domain"])
@@ -235,6 +263,11 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         else:
             dataset, valid_dataset, monitor = self._holdout(dataset, encoded, y_encoded, rng)
         self._train(dataset, valid_dataset, monitor, resume, torch_seed, shuffle_seed)
+
+    def _encoder_params(self) -> dict:
+        """The estimator's parameters that are the encoder's too."""
+        names = MultiDomainEncoder._get_param_names()
+        return {name: getattr(self, name) for name in names}
 
     def _holdout(self, dataset, encoded, y_encoded, rng):
         """Split off the early-stopping rows (stratified by domain x label), if any."""
@@ -357,7 +390,9 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_domain_sizes(self, domain: np.ndarray) -> None:
         counts = np.bincount(domain, minlength=self.n_domains_)
-        small = self.domains_[np.flatnonzero(counts < 2)].tolist()
+        # A given encoder may know domains that X lacks: their paths stay untrained.
+        lowest = 1 if self.encoder is not None else 0
+        small = self.domains_[np.flatnonzero((counts >= lowest) & (counts < 2))].tolist()
         if small:
             raise ValueError(
                 f"Domain(s) {small[:5]} of column {self.domain_col!r} have a single training "
@@ -375,6 +410,14 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
             device=device,
             shuffle_seed=shuffle_seed,
         )
+
+    def __sklearn_clone__(self):
+        clone = super().__sklearn_clone__()
+        # A fitted encoder is data the clone trains with, not a model to refit: shared as
+        # is (scikit-learn's clone would give an unfitted copy). It is never modified.
+        if self.encoder is not None:
+            clone.encoder = self.encoder
+        return clone
 
     # -- prediction ---------------------------------------------------------------------
 
@@ -446,8 +489,13 @@ class BaseMultiDomainClassifier(ClassifierMixin, BaseEstimator):
         header, and with ``key`` an HMAC-SHA256 signature. The file is written to a
         temporary name first and then renamed, so it is never left half-written.
         ``callbacks`` and a ``RandomState`` or ``Generator`` ``random_state`` are saved as
-        ``None``; a numpy number is saved as the Python number it equals, and an Index or
-        array of column names as a list.
+        ``None``, and so is ``encoder``: the fitted encoder is saved as ``encoder_``
+        (with the parameters it shares with the estimator), so the loaded estimator is
+        the one ``encoder=None`` would have given, and :meth:`partial_fit` continues it
+        with that ``encoder_``. The optimizer state is not saved: training continued
+        after ``load`` starts Adam afresh (``checkpoint_dir`` keeps it). A numpy number
+        is saved as the Python number it equals, and an Index or array of column names as
+        a list.
 
         Parameters
         ----------

@@ -55,6 +55,18 @@ handle_unknown_domain : {"error", "average"}, default="error"
     ``sklearn_hamur.modules.UNKNOWN_DOMAIN`` (-1), and the model gives such a row the
     mean probability of every domain's path.
 """,
+    "encoder": """
+encoder : MultiDomainEncoder or None, default=None
+    A fitted :class:`~sklearn_hamur.MultiDomainEncoder` to encode with instead of
+    fitting one on ``X``: typically fitted with its ``partial_fit`` over the chunks of a
+    data set larger than memory, for :meth:`partial_fit`. ``fit`` and ``partial_fit``
+    use it as is (a frozen copy becomes ``encoder_``) and never refit it; an unfitted
+    one is an error. Its parameters must equal the estimator's same-named ones
+    (``domain_col``, ``categorical_cols``, ``numeric_cols``, ``min_frequency``,
+    ``handle_unknown_domain``): pass ``**encoder.get_params()`` too. ``clone`` shares it
+    rather than cloning it (a clone would be unfitted); ``save`` stores it as
+    ``encoder_`` and saves ``encoder=None``.
+""",
     # -- method inputs -----------------------------------------------------------------
     "X_fit_y_none": """
 X : DataFrame of shape (n_samples, n_columns)
@@ -248,7 +260,10 @@ warm_start : bool, default=False
     started again with the same data and parameters ends with the same number of
     epochs (raise ``max_epochs`` to train further). Shuffling and early stopping's
     patience restart at the resumed epoch, so the result is not bit-identical to an
-    uninterrupted run.
+    uninterrupted run. ``partial_fit`` always continues the current model, whatever
+    ``warm_start`` (which then only lets the first call of an estimator without a
+    model resume from the checkpoint in ``checkpoint_dir``); a ``fit`` after
+    ``partial_fit`` starts afresh unless ``warm_start``.
 """,
     # -- inputs of the multi-domain torch modules' forward ---------------------------------
     "x_cat": """

@@ -85,9 +85,12 @@ def check_key(key) -> bytes | None:
 def _json_params(params: dict, where: str) -> dict:
     params = dict(params)
     # Callbacks are arbitrary objects that act only in fit; a RandomState or Generator
-    # has no JSON form. Both are stored as None (documented in save).
+    # has no JSON form. Both are stored as None (documented in save). A given encoder is
+    # stored as the fitted encoder_ (whose parameters are the estimator's): as None here.
     if params.get("callbacks"):
         params["callbacks"] = None
+    if params.get("encoder") is not None:
+        params["encoder"] = None
     if "random_state" in params and not isinstance(params["random_state"], int | np.integer):
         params["random_state"] = None
     return {name: to_json(value, f"{where} parameter {name!r}") for name, value in params.items()}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import datetime
-import warnings
 from collections.abc import Mapping, Set
 from decimal import Decimal
 from numbers import Integral
@@ -17,6 +18,7 @@ from skorch.helper import SliceDict
 
 from ._docstrings import fill_doc
 from ._json_values import check_storable
+from ._numeric_statistics import chunk_moments, merge_moments, scaling_statistics
 from ._validation import as_frame, check_columns_present, check_domain_column
 from .modules.routing import UNKNOWN_DOMAIN
 
@@ -138,6 +140,9 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Learn the vocabularies, numeric statistics and domains of ``X``.
 
+        The same as one :meth:`partial_fit` on a fresh encoder: whatever an earlier
+        ``fit`` or ``partial_fit`` learned is forgotten.
+
         Parameters
         ----------
         %(X_fit_y_none)s
@@ -148,6 +153,77 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
             The fitted encoder.
         """
         self._fit(X)
+        return self
+
+    def partial_fit(self, X, y=None):
+        """Add one chunk of rows to what the encoder has learned (out-of-core fitting).
+
+        The category counts, the numeric columns' moments and the domains are summed
+        over the chunks, and after each call the fitted attributes are those of one
+        :meth:`fit` on all the chunks so far: ``min_frequency`` applies to the total
+        count of a category, the means and standard deviations are merged exactly (to
+        rounding, about 1e-15 relative), and codes and domains do not depend on how the
+        rows were split. The first call fixes the columns (and, when neither
+        ``categorical_cols`` nor ``numeric_cols`` is given, which are categorical, from
+        that chunk's dtypes: give them explicitly for a stream); later chunks must have
+        the same columns.
+
+        :meth:`transform` encodes with the vocabularies as they are when it is called:
+        a later ``partial_fit`` may add categories, which shifts the codes of the
+        categories sorted after them. A classifier given this encoder
+        (``encoder=``) takes a frozen copy of it when its training starts: categories
+        first seen after that are unseen (index 1) for that model. A frozen encoder
+        (a classifier's ``encoder_``, or one loaded with the classifier) refuses
+        ``partial_fit``.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_samples, n_columns)
+            One chunk of training rows, with the domain column ``domain_col``: a pandas
+            or polars DataFrame or a pyarrow Table or RecordBatch (converted to pandas,
+            names and dtypes kept).
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self
+            The encoder, fitted on every chunk so far.
+
+        Raises
+        ------
+        ValueError
+            When the encoder is frozen, or the chunk's columns differ from the first
+            chunk's.
+
+        See Also
+        --------
+        sklearn_hamur.HAMURClassifier.partial_fit : Trains on the chunks this encodes.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn_hamur import MultiDomainEncoder
+        >>> X = pd.DataFrame({"domain": ["a", "b", "a", "b"], "item": ["x", "y", "x", "z"]})
+        >>> chunked = MultiDomainEncoder(min_frequency=2)
+        >>> for chunk in (X[:2], X[2:]):
+        ...     chunked = chunked.partial_fit(chunk)
+        >>> chunked.vocabularies_["item"].tolist()
+        ['x']
+        >>> one_shot = MultiDomainEncoder(min_frequency=2).fit(X)
+        >>> (chunked.transform(X)["x_cat"] == one_shot.transform(X)["x_cat"]).all()
+        np.True_
+        """
+        self._validate_params()
+        if hasattr(self, "domains_") and not hasattr(self, "_category_counts"):
+            raise ValueError(
+                "This MultiDomainEncoder is frozen: its vocabularies are final (it is a "
+                "classifier's encoder_, or was loaded with one), so partial_fit cannot add "
+                "to them. Fit a new MultiDomainEncoder with partial_fit over the chunks, or "
+                "call fit to start afresh."
+            )
+        with _rolled_back_on_error(self):
+            self._accumulate(X, reset=not hasattr(self, "domains_"), stacklevel=2)
         return self
 
     @fill_doc
@@ -168,26 +244,49 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
     def _fit(self, X) -> tuple[pd.DataFrame, pd.Series | None]:
         """Fit; return ``X`` as a DataFrame and its checked domain column."""
         self._validate_params()
-        X = as_frame(X, reset=True, estimator=self)
+        with _rolled_back_on_error(self):
+            return self._accumulate(X, reset=True, stacklevel=3)
+
+    def _accumulate(self, X, *, reset: bool, stacklevel: int):
+        """Add the chunk ``X`` (or, with ``reset``, start from it); return it checked.
+
+        Every fitted attribute and accumulator is computed first and assigned at the
+        end, replacing (never mutating) the previous ones. ``stacklevel``: the frames
+        from the caller up to the user's code, where a warning points.
+        """
+        X = as_frame(X, reset=reset, estimator=self)
         check_flat_columns(X)
         domain = check_domain_column(X, self.domain_col)
-        self.categorical_cols_, self.numeric_cols_ = self._resolve_columns(X)
-        # Whatever fit keeps must be storable by save: refuse it here, not at save.
-        check_storable([*self.categorical_cols_, *self.numeric_cols_], "X's column labels")
+        if reset:
+            categorical, numeric = self._resolve_columns(X)
+            # Whatever fit keeps must be storable by save: refuse it here, not at save.
+            check_storable([*categorical, *numeric], "X's column labels")
+            counts, moments, domains = {}, None, None
+        else:
+            categorical, numeric = self.categorical_cols_, self.numeric_cols_
+            check_columns_present(X, [*categorical, *numeric], self)
+            counts, moments, domains = self._category_counts, self._moments, self.domains_
         # NOTE[DIFF]: vocabularies come from the training rows only, with reserved indices
         # for unseen and missing values; the reference builds them on train+val+test.
-        self.vocabularies_ = {}
-        for col in self.categorical_cols_:
-            codes, labels = category_codes(X[col], col)
-            counts = np.bincount(codes[codes >= 0], minlength=len(labels))
-            # Distinct values of one canonical form (1 and "1") are one category.
-            totals = pd.Series(counts, index=pd.Index(labels, dtype=object)).groupby(level=0).sum()
-            kept = totals.index[totals.to_numpy() >= self.min_frequency]
-            self.vocabularies_[col] = pd.Index(np.sort(kept.to_numpy(dtype=object)), dtype=object)
+        counts = {
+            col: _add_counts(counts.get(col), _chunk_counts(X[col], col)) for col in categorical
+        }
+        chunk = chunk_moments(_numeric_values(X, numeric))
+        moments = chunk if moments is None else merge_moments(moments, chunk)
+        means, scales = scaling_statistics(moments, numeric, stacklevel=stacklevel + 1)
+        if domain is not None:
+            domains = sorted_unique(
+                domain if domains is None else pd.concat([pd.Series(domains), domain])
+            )
+            check_storable(domains, f"Domain column {self.domain_col!r}")
+        self.categorical_cols_, self.numeric_cols_ = categorical, numeric
+        self._category_counts, self._moments = counts, moments
+        self.vocabularies_ = {
+            col: _vocabulary(totals, self.min_frequency) for col, totals in counts.items()
+        }
         self.cardinalities_ = [len(v) + N_RESERVED for v in self.vocabularies_.values()]
-        self.means_, self.scales_ = _scaling_statistics(self._numeric_values(X), self.numeric_cols_)
-        self.domains_ = np.array([0]) if domain is None else sorted_unique(domain)
-        check_storable(self.domains_, f"Domain column {self.domain_col!r}")
+        self.means_, self.scales_ = means, scales
+        self.domains_ = np.array([0]) if domain is None else domains
         return X, domain
 
     def transform(self, X):
@@ -221,7 +320,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         for j, col in enumerate(self.categorical_cols_):
             x_cat[:, j] = self._encode_categorical(X[col], self.vocabularies_[col], col)
         with np.errstate(over="ignore"):  # beyond float64: inf, clipped below
-            x_num = (self._numeric_values(X) - self.means_) / self.scales_
+            x_num = (_numeric_values(X, self.numeric_cols_) - self.means_) / self.scales_
         # Missing -> the training mean; values beyond +-1e4 standard deviations are clipped
         # so that extreme inputs cannot overflow float32 into inf or NaN downstream.
         x_num = np.clip(np.nan_to_num(x_num, nan=0.0), -MAX_ABS_SCALED, MAX_ABS_SCALED)
@@ -259,12 +358,6 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
             categorical = [c for c in rest if c not in set(numeric)]
         return categorical, numeric
 
-    def _numeric_values(self, X: pd.DataFrame) -> np.ndarray:
-        values = np.empty((len(X), len(self.numeric_cols_)), dtype=np.float64)
-        for j, col in enumerate(self.numeric_cols_):
-            values[:, j] = _numeric_column(X[col], col)
-        return values
-
     @staticmethod
     def _encode_categorical(column: pd.Series, vocabulary: pd.Index, name) -> np.ndarray:
         codes, labels = category_codes(column, name)
@@ -291,6 +384,70 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
                 )
             codes = np.where(unknown, UNKNOWN_DOMAIN, codes)
         return codes.astype(np.int64)
+
+
+#: The private state ``partial_fit`` accumulates; a fitted encoder without it is frozen.
+ACCUMULATORS = ("_category_counts", "_moments")
+
+
+def frozen_copy(encoder: MultiDomainEncoder) -> MultiDomainEncoder:
+    """A copy of the fitted ``encoder`` that encodes alike and refuses ``partial_fit``.
+
+    The accumulated counts are left out (they are as large as the vocabularies); the
+    vocabularies, statistics and domains are shared with ``encoder``, whose
+    ``partial_fit`` replaces them instead of changing them, so the copy stays as it is.
+    """
+    check_is_fitted(encoder, "domains_")
+    frozen = copy.copy(encoder)
+    for name in ACCUMULATORS:
+        vars(frozen).pop(name, None)
+    frozen.vocabularies_ = dict(encoder.vocabularies_)
+    return frozen
+
+
+@contextlib.contextmanager
+def _rolled_back_on_error(encoder: MultiDomainEncoder):
+    """Give ``encoder`` back its attributes as they were when the block raises."""
+    previous = dict(vars(encoder))
+    try:
+        yield
+    except BaseException:
+        vars(encoder).clear()
+        vars(encoder).update(previous)
+        raise
+
+
+def _chunk_counts(column: pd.Series, name) -> pd.Series:
+    """How many rows of ``column`` hold each category (sorted canonical strings)."""
+    codes, labels = category_codes(column, name)
+    counts = np.bincount(codes[codes >= 0], minlength=len(labels))
+    # Distinct values of one canonical form (1 and "1") are one category.
+    return pd.Series(counts, index=pd.Index(labels, dtype=object)).groupby(level=0).sum()
+
+
+def _add_counts(total: pd.Series | None, counts: pd.Series) -> pd.Series:
+    """The counts of two chunks together (both indexed by sorted unique categories)."""
+    if total is None:
+        return counts
+    added = total.add(counts, fill_value=0).astype(np.int64)
+    # The outer join of two sorted unique indexes is sorted; kept so, should it not be.
+    return added if added.index.is_monotonic_increasing else added.sort_index()
+
+
+def _vocabulary(totals: pd.Series, min_frequency: int) -> pd.Index:
+    """The categories counted at least ``min_frequency`` times, sorted."""
+    kept = totals.index[totals.to_numpy() >= min_frequency].to_numpy(dtype=object)
+    if not pd.Index(kept).is_monotonic_increasing:
+        kept = np.sort(kept)
+    return pd.Index(kept, dtype=object)
+
+
+def _numeric_values(X: pd.DataFrame, columns: list) -> np.ndarray:
+    """The numeric ``columns`` of ``X`` as float64, NaN for missing values."""
+    values = np.empty((len(X), len(columns)), dtype=np.float64)
+    for j, col in enumerate(columns):
+        values[:, j] = _numeric_column(X[col], col)
+    return values
 
 
 def sorted_unique(values: pd.Series) -> np.ndarray:
@@ -458,40 +615,3 @@ def _numeric_column(column: pd.Series, name) -> np.ndarray:
             "numbers or NaN (missing values are imputed with the training mean)."
         )
     return values
-
-
-def _scaling_statistics(values: np.ndarray, names: list) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale (standard deviation) of each numeric column, ignoring missing values.
-
-    Each column is divided by a power of two near its largest magnitude before summing
-    (exact in floating point, so ordinary columns get the plain float64 statistics), so
-    neither the mean nor the variance can overflow, even for values near 1e308. A
-    constant column gets its value as mean and scale 1, an entirely missing one mean 0
-    and scale 1: both are encoded as 0, with a warning naming them.
-    """
-    n_columns = values.shape[1]
-    if len(values) == 0:
-        return np.zeros(n_columns), np.ones(n_columns)
-    observed = ~np.isnan(values)
-    empty = ~observed.any(axis=0)
-    low = np.where(observed, values, np.inf).min(axis=0)
-    constant = ~empty & (low == np.where(observed, values, -np.inf).max(axis=0))
-    _, exponent = np.frexp(np.where(observed, np.abs(values), 0.0).max(axis=0))
-    unit = np.ldexp(values, -exponent)
-    with warnings.catch_warnings():  # "Mean of empty slice" for the empty columns
-        warnings.simplefilter("ignore", RuntimeWarning)
-        means = np.ldexp(np.nanmean(unit, axis=0), exponent)
-        scales = np.ldexp(np.nanstd(unit, axis=0), exponent)
-    means = np.where(empty, 0.0, np.where(constant, low, means))
-    degenerate = constant | empty | ~np.isfinite(scales) | (scales <= 0)
-    scales = np.where(degenerate, 1.0, scales)
-    if degenerate.any():
-        columns = [names[j] for j in np.flatnonzero(degenerate)]
-        warnings.warn(
-            f"Numeric column(s) {columns[:5]} are constant or entirely missing in the "
-            "training data: they carry no information and are encoded as 0. Drop them, "
-            "or check how the data was prepared.",
-            UserWarning,
-            stacklevel=3,
-        )
-    return means, scales

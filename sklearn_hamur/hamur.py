@@ -34,6 +34,7 @@ class HAMURClassifier(BaseMultiDomainClassifier):
     %(numeric_cols)s
     %(min_frequency)s
     %(handle_unknown_domain)s
+    %(encoder)s
     %(backbone)s
     %(hidden_units)s
     %(bottom_units)s
@@ -147,6 +148,7 @@ class HAMURClassifier(BaseMultiDomainClassifier):
         numeric_cols=None,
         min_frequency=1,
         handle_unknown_domain="error",
+        encoder=None,
         backbone="shared_mlp",
         hidden_units=(256, 128),
         bottom_units=(256,),
@@ -187,6 +189,7 @@ class HAMURClassifier(BaseMultiDomainClassifier):
         self.numeric_cols = numeric_cols
         self.min_frequency = min_frequency
         self.handle_unknown_domain = handle_unknown_domain
+        self.encoder = encoder
         self.backbone = backbone
         self.hidden_units = hidden_units
         self.bottom_units = bottom_units

@@ -1,0 +1,313 @@
+"""Out-of-core training: ``partial_fit``, one pass over one chunk of rows at a time."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight, column_or_1d
+
+from ._callbacks import training_state
+from ._data import MultiDomainDataset
+from ._distributed import plain_module, resolve_device
+from ._net import fit_threads, isolated_torch_state
+from ._validation import as_frame
+from .encoder import frozen_copy
+
+
+class IncrementalTrainingMixin:
+    """``partial_fit`` for the multi-domain classifiers, and the ``encoder`` they train with.
+
+    The host class provides ``_check_params``, ``_build_net``, ``_resume_state``,
+    ``_restore_training_state`` and ``_warn_if_interrupted``.
+    """
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one pass over one chunk of rows (out-of-core training).
+
+        scikit-learn's ``partial_fit`` convention (``SGDClassifier``,
+        ``MLPClassifier``): each call is one epoch over the chunk, in shuffled batches of
+        ``batch_size``, continuing from the weights and the optimizer state (Adam's
+        moments and step counts) left by the previous call, by ``fit`` or by ``load``;
+        ``max_epochs``, ``early_stopping`` and ``validation_fraction`` are not used, so
+        no row is held out. Stream the chunks for as many epochs as wanted and score a
+        held-out set yourself between epochs.
+
+        The rows are encoded by a fitted :class:`~sklearn_hamur.MultiDomainEncoder`:
+        ``encoder_`` when a previous ``fit``, ``partial_fit`` or ``load`` left one, else
+        a frozen copy of the ``encoder`` parameter, typically fitted with
+        :meth:`MultiDomainEncoder.partial_fit` over all the chunks first. Its
+        vocabularies are final: a category it did not see is unseen (index 1). The
+        net, its optimizer and their parameters (``lr``, ``batch_size``, ...) are built
+        on the first call and kept; ``warm_start`` is not needed to continue (on the
+        first call of an estimator without a model, ``warm_start=True`` resumes from a
+        checkpoint in ``checkpoint_dir``; a later ``fit`` starts afresh unless
+        ``warm_start``). With ``checkpoint_dir``, each call ends by replacing the
+        checkpoint atomically.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_samples, n_columns)
+            One chunk of training rows with the encoder's columns and the domain column:
+            a pandas or polars DataFrame or a pyarrow Table or RecordBatch.
+        y : array-like of shape (n_samples,)
+            The chunk's labels, all among ``classes`` (a chunk may hold a single class).
+        classes : array-like of shape (2,), default=None
+            The two labels of the whole stream. Required on the first call (when there
+            is no ``classes_`` yet); on later calls, if given, they must equal
+            ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights of the training loss.
+
+        Returns
+        -------
+        self
+            The estimator, trained one more epoch.
+
+        Raises
+        ------
+        ValueError
+            Without an encoder (the message says how to fit one), with an unfitted one,
+            for domains or labels it does not know, for ``classes`` missing on the first
+            call or changed later, and for a chunk whose columns differ from the first.
+
+        See Also
+        --------
+        sklearn_hamur.MultiDomainEncoder.partial_fit : Fit the encoder over the chunks.
+
+        Notes
+        -----
+        Like ``fit``, ``partial_fit`` is transactional: on an exception the estimator,
+        its weights, optimizer state and history are as they were before the call (a
+        checkpoint already written stays on disk). With an integer ``random_state``,
+        the same calls on the same chunks give the same model; the first call on a new
+        estimator equals ``fit`` with ``max_epochs=1`` and ``early_stopping=False`` on
+        the same rows and encoder. Under ``torchrun`` it is not supported yet.
+
+        Examples
+        --------
+        >>> from sklearn_hamur import MultiDomainClassifier, MultiDomainEncoder
+        >>> from sklearn_hamur.datasets import load_adult
+        >>> X, y = load_adult(return_X_y=True)
+        >>> chunks = [(X[i : i + 1000], y[i : i + 1000]) for i in range(0, 3000, 1000)]
+        >>> encoder = MultiDomainEncoder()
+        >>> for X_chunk, _ in chunks:
+        ...     encoder = encoder.partial_fit(X_chunk)
+        >>> clf = MultiDomainClassifier(encoder=encoder, hidden_units=(16,), random_state=0)
+        >>> for epoch in range(2):
+        ...     for X_chunk, y_chunk in chunks:
+        ...         clf = clf.partial_fit(X_chunk, y_chunk, classes=[0, 1])
+        >>> len(clf.history_)
+        6
+        >>> clf.predict_proba(X[3000:3002]).shape
+        (2, 2)
+        """
+        previous = dict(vars(self))
+        in_place = self._trains_in_place()
+        snapshot = net_snapshot(self.net_) if in_place else None
+        try:
+            self._partial_fit(X, y, classes, sample_weight)
+        except BaseException:
+            if snapshot is not None:
+                restore_net(previous["net_"], snapshot)
+            vars(self).clear()
+            vars(self).update(previous)
+            raise
+        return self
+
+    def _partial_fit(self, X, y, classes, sample_weight) -> None:
+        """Train one epoch on the chunk; ``partial_fit`` rolls back if this raises."""
+        self._check_params()
+        name = type(self).__name__
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise NotImplementedError(
+                f"{name}.partial_fit under torchrun is not supported yet: call fit, which "
+                "trains data-parallel, or run partial_fit in a single process."
+            )
+        encoder = self._stream_encoder()
+        X = as_frame(X, reset=not hasattr(self, "net_"), estimator=self)
+        self.classes_ = self._stream_classes(classes)
+        labels = _chunk_labels(y, len(X), self.classes_, name)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        check_known_domains(encoder, X)
+        encoded = encoder.transform(X)
+        self.encoder_, self.domains_, self.n_domains_ = (
+            encoder,
+            encoder.domains_,
+            len(encoder.domains_),
+        )
+        self._train_one_epoch(MultiDomainDataset(encoded, labels, sample_weight))
+
+    def _trains_in_place(self) -> bool:
+        """Whether ``partial_fit`` continues ``net_`` itself (else it builds a new net).
+
+        A net from ``fit`` with early stopping validates and stops early: its weights
+        and optimizer state move to a plain net, and the previous net is left alone.
+        """
+        return hasattr(self, "net_") and self.net_.train_split is None
+
+    def _train_one_epoch(self, dataset: MultiDomainDataset) -> None:
+        rng = check_random_state(self.random_state)
+        torch_seed, shuffle_seed = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=2))
+        build = not self._trains_in_place()
+        device = resolve_device(self.device) if build else self.net_.device
+        # As in fit, initialisation and the first epoch draw from one seeded stream, so a
+        # first call equals fit(max_epochs=1); each later epoch gets seeds of its own.
+        with isolated_torch_state(device, torch_seed), fit_threads():
+            if build:
+                self._build_stream_net(device, shuffle_seed)
+            epoch = len(self.net_.history)
+            if epoch > 0:
+                seeds = np.random.SeedSequence([torch_seed, shuffle_seed, epoch])
+                torch_seed, shuffle_seed = (int(s) for s in seeds.generate_state(2))
+                torch.manual_seed(torch_seed)  # under isolated_torch_state: given back
+            # An iterator argument, read when the epoch's iterator is made (set_params
+            # would revalidate and may re-initialise parts of the net).
+            self.net_.iterator_train__seed = shuffle_seed
+            self.net_.partial_fit(dataset, None, epochs=1)
+        self.history_ = self.net_.history
+        self._warn_if_interrupted()
+
+    def _build_stream_net(self, device: str, shuffle_seed: int) -> None:
+        """A net without validation or early stopping, continuing the previous state."""
+        if hasattr(self, "net_"):  # fit's net: its state, copied so that it stays intact
+            state = copy.deepcopy(training_state(self.net_))
+        else:
+            state = self._resume_state()  # a checkpoint, with warm_start
+        self.net_ = self._build_net(None, None, device, shuffle_seed)
+        self.net_.initialize()
+        if state is not None:
+            self._restore_training_state(state)
+
+    def _stream_encoder(self):
+        """The encoder ``partial_fit`` encodes with: ``encoder_``, else the given one."""
+        if hasattr(self, "encoder_"):
+            return self.encoder_
+        if self.encoder is not None:
+            return self._given_encoder()
+        name = type(self).__name__
+        raise ValueError(
+            f"{name}.partial_fit needs a fitted MultiDomainEncoder: the model's embedding "
+            "tables are sized from its vocabularies, which must cover the whole data before "
+            "training starts. Fit one over all the chunks first and pass it: encoder = "
+            "MultiDomainEncoder(categorical_cols=...); call encoder.partial_fit(X_chunk) for "
+            f"each chunk; then {name}(encoder=encoder, **encoder.get_params()). (After a "
+            "first fit, partial_fit continues with its encoder_.)"
+        )
+
+    def _given_encoder(self):
+        """A frozen copy of the ``encoder`` parameter, which must be fitted."""
+        if not hasattr(self.encoder, "domains_"):
+            raise ValueError(
+                f"The 'encoder' parameter of {type(self).__name__} is a MultiDomainEncoder "
+                "that is not fitted. Fit it first: encoder.partial_fit(X_chunk) for each "
+                "chunk of the training data (or encoder.fit(X)), then pass it."
+            )
+        return frozen_copy(self.encoder)
+
+    def _stream_classes(self, classes) -> np.ndarray:
+        """``classes_`` for this call: the given ``classes``, checked against earlier calls."""
+        known = getattr(self, "classes_", None)
+        name = type(self).__name__
+        if classes is None:
+            if known is None:
+                raise ValueError(
+                    f"classes must be passed on the first call to {name}.partial_fit: the "
+                    "two labels of the whole stream, e.g. classes=[0, 1] (a chunk may hold "
+                    "only one of them)."
+                )
+            return known
+        values = np.asarray(classes.to_numpy() if hasattr(classes, "to_numpy") else classes)
+        try:
+            unique = np.unique(values.ravel())
+        except TypeError:  # labels of several types that cannot be sorted
+            unique = values.ravel()
+        if values.ndim != 1 or len(unique) != 2 or pd.isna(unique).any():
+            raise ValueError(
+                f"classes must hold the 2 distinct labels of this binary classifier, e.g. "
+                f"classes=[0, 1]; got {values.tolist()!r}."
+            )
+        if known is not None and not np.array_equal(unique, known):
+            raise ValueError(
+                f"classes={unique.tolist()} differs from the classes of the previous fit or "
+                f"partial_fit ({known.tolist()}); pass the same classes, or none after the "
+                "first call."
+            )
+        return unique
+
+
+def _chunk_labels(y, n_rows: int, classes: np.ndarray, name: str) -> np.ndarray:
+    """The chunk's labels as indices into ``classes`` (0 or 1), checked."""
+    if y is None:
+        raise ValueError(f"{name}.partial_fit requires y, but the target y is None.")
+    y = np.asarray(y.to_numpy() if isinstance(y, pd.Series | pd.DataFrame) else y)
+    if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
+        raise ValueError(f"y must be 1-dimensional, got shape {y.shape}.")
+    y = column_or_1d(y, warn=True)
+    if len(y) != n_rows:
+        raise ValueError(
+            f"X has {n_rows} rows but y has {len(y)} values; they must have the same length."
+        )
+    if pd.isna(y).any():
+        raise ValueError(f"y contains {int(pd.isna(y).sum())} NaN/missing value(s); remove them.")
+    unknown = ~np.isin(y, classes)
+    if unknown.any():
+        raise ValueError(
+            f"y holds label(s) {pd.unique(y[unknown])[:5].tolist()} not in classes "
+            f"{classes.tolist()} (given to the first partial_fit, or learned by fit). Pass "
+            "every label of the stream as classes on the first call."
+        )
+    return np.searchsorted(classes, y)
+
+
+def check_known_domains(encoder, X: pd.DataFrame) -> None:
+    """Raise a ValueError naming the domain values of ``X`` that ``encoder`` did not see.
+
+    A training row trains its own domain's path, so its domain must have one: whatever
+    ``handle_unknown_domain`` says, which is about prediction.
+    """
+    if encoder.domain_col is None or encoder.domain_col not in X.columns:
+        return  # no domain column: encoder.transform reports it
+    values = pd.unique(X[encoder.domain_col].dropna())
+    unknown = pd.Index(encoder.domains_).get_indexer(values) < 0
+    if unknown.any():
+        raise ValueError(
+            f"Column {encoder.domain_col!r} holds domain value(s) "
+            f"{pd.Index(values)[unknown][:5].tolist()} that the encoder did not see (known: "
+            f"{encoder.domains_.tolist()[:20]}). Each training row trains its domain's own "
+            "path, so every domain must be in the encoder: fit the encoder with partial_fit "
+            "over every chunk, this one included, before training."
+        )
+
+
+def net_snapshot(net) -> dict:
+    """Copies of what one more epoch changes in ``net``: weights, optimizer, history."""
+    return {
+        "module": {k: v.detach().clone() for k, v in plain_module(net).state_dict().items()},
+        "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
+        "grad_scaler": copy.deepcopy(net.grad_scaler_.state_dict()),
+        "history": copy.deepcopy(list(net.history)),
+        "attributes": {
+            name: getattr(net, name)
+            for name in ("iterator_train__seed", "interrupted_epoch_")
+            if hasattr(net, name)
+        },
+    }
+
+
+def restore_net(net, snapshot: dict) -> None:
+    """Put ``net`` back as :func:`net_snapshot` found it, in place (same objects)."""
+    plain_module(net).load_state_dict(snapshot["module"])
+    net.optimizer_.load_state_dict(snapshot["optimizer"])
+    if snapshot["grad_scaler"]:
+        net.grad_scaler_.load_state_dict(snapshot["grad_scaler"])
+    net.history[:] = snapshot["history"]  # the estimator's history_ is the same list
+    for name, value in snapshot["attributes"].items():
+        setattr(net, name, value)
