@@ -106,8 +106,7 @@ class LinearTower(Backbone):
         self._init_adapters(widths=d_hidden, adapters=adapters)
 
     def _forward_sorted(self, batch):
-        hs = self._shared_blocks(self.tower, batch.e, batch)
-        return self.tower.head(batch.groups.concat([x for _, x in hs])).squeeze(-1)
+        return self.tower.head(self._shared_blocks(self.tower, batch.e, batch)).squeeze(-1)
 
 
 def test_a_registered_backbone_is_trained_saved_and_searched(monkeypatch, tmp_path):

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from sklearn_hamur.modules import UNKNOWN_DOMAIN, DomainGroups, HyperAdapter
-from sklearn_hamur.modules.backbones import BACKBONES, AdapterSpec, apply_adapters, make_backbone
+from sklearn_hamur.modules.backbones import BACKBONES, AdapterSpec, make_backbone
 
 N_DOMAINS = 3
 
@@ -196,7 +196,7 @@ def test_hamur_adds_exactly_adapters_and_hypernetwork_parameters(name):
     for n, param in backbone.items():
         assert torch.equal(param, hamur[n]), n
     # Domain-specific by default: one adapter set per domain and adapted layer.
-    assert sum(1 for n in extra if n.endswith("u_down")) == N_DOMAINS * 2
+    assert [hamur[n].shape[0] for n in sorted(extra) if n.endswith("u_down")] == [N_DOMAINS] * 2
     shared = dict(make_model(name, n_adapters=2, share_adapters=True).named_parameters())
     assert sum(1 for n in shared if n.endswith("u_down")) == 2
 
@@ -223,8 +223,10 @@ def test_star_domain_weights_are_shared_times_domain():
         layer.domain_bias[1].add_(1.0)
     h = torch.randn(4, layer.shared.in_features)
     expected = h @ (2.0 * layer.shared.weight).T + layer.shared.bias + 1.0
-    torch.testing.assert_close(layer(h, 1), expected)
-    torch.testing.assert_close(layer(h, 0), layer.shared(h))
+    groups = DomainGroups(torch.tensor([0, 0, 1, 1]), n_domains=N_DOMAINS)
+    out = layer(h, groups)
+    torch.testing.assert_close(out[2:], expected[2:])
+    torch.testing.assert_close(out[:2], layer.shared(h[:2]))
 
 
 def test_partitioned_norm_keeps_running_statistics_per_domain():
@@ -233,9 +235,9 @@ def test_partitioned_norm_keeps_running_statistics_per_domain():
     keep = domain == 2
     model(x_cat[keep], x_num[keep], domain[keep])
     stats = model.partitioned_norm.statistics
-    assert stats[2].num_batches_tracked == 1
-    assert stats[0].num_batches_tracked == 0 and stats[1].num_batches_tracked == 0
-    assert torch.equal(stats[0].running_mean, torch.zeros_like(stats[0].running_mean))
+    assert stats.num_batches_tracked.tolist() == [0, 0, 1]
+    assert torch.equal(stats.running_mean[:2], torch.zeros_like(stats.running_mean[:2]))
+    assert not torch.equal(stats.running_mean[2], torch.zeros_like(stats.running_mean[2]))
 
 
 def test_dcn_v2_cross_layer_is_full_rank():
@@ -257,11 +259,18 @@ def test_only_categorical_or_only_numeric_fields(name, cardinalities, n_numeric)
     assert out.shape == (12,) and torch.isfinite(out).all()
 
 
-def test_apply_adapters_matches_each_domain_adapter_alone():
+@pytest.mark.parametrize("training", [False, True])
+def test_grouped_adapter_matches_each_domain_adapter_alone(training):
+    """Every domain's rows at once give what that domain's parameter set gives its rows alone."""
     torch.manual_seed(0)
-    groups = DomainGroups(torch.tensor([2, 0, 2, 1, 0, 2]), n_domains=3)
-    adapters = [HyperAdapter(d_in=6, d_bottleneck=3, rank=2).eval() for _ in range(3)]
-    h, s = groups.sort(torch.randn(6, 6)), groups.sort(torch.randn(6, 2, 2))
-    out = apply_adapters(adapters, groups.split(h), s, groups)
-    for (d, o), (_, h_d), (_, s_d) in zip(out, groups.split(h), groups.split(s)):
-        torch.testing.assert_close(o, adapters[d](h_d, s_d))
+    groups = DomainGroups(torch.tensor([2, 0, 2, 1, 0, 2, 1, 1]), n_domains=3)
+    grouped = HyperAdapter(d_in=6, d_bottleneck=3, rank=2, n_groups=3, identity_init=False)
+    grouped.domain_norm.running_mean.normal_()
+    grouped.train(training)
+    h, s = groups.sort(torch.randn(8, 6)), groups.sort(torch.randn(8, 2, 2))
+    out = grouped(h, s, groups)
+    for d, rows in enumerate((groups.domain == d for d in range(3))):
+        alone = HyperAdapter(d_in=6, d_bottleneck=3, rank=2, identity_init=False)
+        alone.load_state_dict({k: v[d : d + 1] for k, v in grouped.state_dict().items()})
+        alone.train(training)
+        torch.testing.assert_close(out[rows], alone(h[rows], s[rows]), atol=1e-5, rtol=1e-5)

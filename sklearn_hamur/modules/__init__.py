@@ -18,9 +18,10 @@ from .backbones import (
     make_backbone,
 )
 from .embedding import FeatureEmbedding
+from .grouped import GroupedLinear, grouped_linear, segment_matmul
 from .hypernetwork import HyperNetwork
-from .mlp import MLP
-from .norm import BatchNorm
+from .mlp import MLP, GroupedMLP
+from .norm import BatchNorm, GroupedBatchNorm
 from .routing import UNKNOWN_DOMAIN, DomainGroups, average_unknown_domains
 
 __all__ = [
@@ -39,6 +40,9 @@ __all__ = [
     "make_backbone",
     "BatchNorm",
     "FeatureEmbedding",
+    "GroupedBatchNorm",
+    "GroupedLinear",
+    "GroupedMLP",
     "HyperAdapter",
     "HyperNetwork",
     "MLP",
@@ -46,4 +50,6 @@ __all__ = [
     "UNKNOWN_DOMAIN",
     "DomainGroups",
     "average_unknown_domains",
+    "grouped_linear",
+    "segment_matmul",
 ]

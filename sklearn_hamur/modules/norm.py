@@ -74,3 +74,164 @@ class BatchNorm(nn.BatchNorm1d):
                 x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
             )
         return super().forward(x)
+
+
+class GroupedBatchNorm(nn.Module):
+    """One batch normalization per domain, every domain's rows normalized at once.
+
+    Each domain's rows are normalized with that domain's own statistics, as one
+    :class:`BatchNorm` per domain applied to its rows would: in training the batch's
+    statistics of the domain's rows (running statistics updated for that domain only), in
+    evaluation the domain's running statistics. A domain with one row in a training batch
+    uses its running statistics and leaves them unchanged (see :class:`BatchNorm`); one
+    with no row is untouched. The per-domain means and variances are segment sums
+    (``index_add``) over the sorted rows, so the kernels a batch launches do not depend on
+    the number of domains.
+
+    Parameters
+    ----------
+    n_groups : int
+        Number of domains (1: one normalization for every row).
+    d : int
+        Number of features.
+    eps : float, default=1e-5
+        Added to the variance for numerical stability.
+    momentum : float, default=0.1
+        Weight of the current batch in a domain's running statistics.
+    affine : bool, default=True
+        Learn a per-domain, per-feature scale and shift.
+
+    Attributes
+    ----------
+    running_mean, running_var : torch.Tensor of shape (n_groups, d)
+        Each domain's running statistics (buffers).
+    num_batches_tracked : torch.Tensor of shape (n_groups,)
+        Training batches that updated each domain's statistics.
+
+    See Also
+    --------
+    BatchNorm : The one-domain normalization it equals, domain by domain.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import DomainGroups, GroupedBatchNorm
+    >>> norm = GroupedBatchNorm(n_groups=2, d=3).train()
+    >>> groups = DomainGroups(torch.tensor([0, 0, 1]), n_domains=2)
+    >>> norm(torch.randn(3, 3), groups).shape
+    torch.Size([3, 3])
+    """
+
+    def __init__(
+        self,
+        *,
+        n_groups: int,
+        d: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+    ) -> None:
+        super().__init__()
+        self.n_groups, self.d, self.eps, self.momentum, self.affine = (
+            n_groups,
+            d,
+            eps,
+            momentum,
+            affine,
+        )
+        if affine:
+            self.weight = nn.Parameter(torch.empty(n_groups, d))
+            self.bias = nn.Parameter(torch.empty(n_groups, d))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.register_buffer("running_mean", torch.zeros(n_groups, d))
+        self.register_buffer("running_var", torch.ones(n_groups, d))
+        self.register_buffer("num_batches_tracked", torch.zeros(n_groups, dtype=torch.long))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Reset every domain's statistics, scale (1) and shift (0)."""
+        for group in range(self.n_groups):
+            self.reset_group(group)
+
+    def reset_group(self, group: int) -> None:
+        """Reset domain ``group``'s statistics, scale and shift (draws no random number)."""
+        with torch.no_grad():
+            self.running_mean[group].zero_()
+            self.running_var[group].fill_(1.0)
+            self.num_batches_tracked[group].zero_()
+            if self.affine:
+                self.weight[group].fill_(1.0)
+                self.bias[group].zero_()
+
+    def forward(self, x: torch.Tensor, groups: DomainGroups) -> torch.Tensor:
+        """Normalize each row with its domain's statistics.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, d)
+            Rows sorted by domain.
+        groups : DomainGroups
+            The batch's segments.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, d)
+            The normalized rows.
+        """
+        if self.n_groups == 1:
+            return self._forward_one(x)
+        domain = groups.domain
+        if self.training:
+            mean, var = self._batch_statistics(x, domain, groups.counts)
+        else:
+            mean, var = self.running_mean, self.running_var
+        scale = torch.rsqrt(var + self.eps)
+        if self.affine:
+            scale = scale * self.weight
+        centred = x - mean.index_select(0, domain)
+        out = centred * scale.index_select(0, domain)
+        return out + self.bias.index_select(0, domain) if self.affine else out
+
+    def _batch_statistics(
+        self, x: torch.Tensor, domain: torch.Tensor, counts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each domain's mean and (biased) variance; running ones where it has < 2 rows."""
+        n = counts.to(x.dtype).unsqueeze(1)
+        size = (self.n_groups, x.shape[1])
+        mean = x.new_zeros(size).index_add(0, domain, x) / n.clamp(min=1)
+        centred = x - mean.index_select(0, domain)
+        var = x.new_zeros(size).index_add(0, domain, centred * centred) / n.clamp(min=1)
+        from_batch = (counts > 1).unsqueeze(1)
+        with torch.no_grad():
+            m = self.momentum
+            unbiased = var * (n / (n - 1).clamp(min=1))
+            self.running_mean.copy_(
+                torch.where(from_batch, (1 - m) * self.running_mean + m * mean, self.running_mean)
+            )
+            self.running_var.copy_(
+                torch.where(from_batch, (1 - m) * self.running_var + m * unbiased, self.running_var)
+            )
+            self.num_batches_tracked.add_(from_batch.squeeze(1).long())
+        return (
+            torch.where(from_batch, mean, self.running_mean),
+            torch.where(from_batch, var, self.running_var),
+        )
+
+    def _forward_one(self, x: torch.Tensor) -> torch.Tensor:
+        """One parameter set for every row: :class:`BatchNorm`'s computation."""
+        weight = None if self.weight is None else self.weight[0]
+        bias = None if self.bias is None else self.bias[0]
+        running_mean, running_var = self.running_mean[0], self.running_var[0]
+        if not self.training or x.shape[0] <= 1:
+            if x.shape[0] == 0:
+                return x
+            return F.batch_norm(x, running_mean, running_var, weight, bias, False, 0.0, self.eps)
+        self.num_batches_tracked.add_(1)
+        return F.batch_norm(
+            x, running_mean, running_var, weight, bias, True, self.momentum, self.eps
+        )
+
+    def extra_repr(self) -> str:
+        return f"n_groups={self.n_groups}, d={self.d}, eps={self.eps}, affine={self.affine}"

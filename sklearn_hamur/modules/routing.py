@@ -12,14 +12,15 @@ UNKNOWN_DOMAIN = -1
 
 
 class DomainGroups:
-    """The rows of a batch grouped by domain: one sort, contiguous per-domain views.
+    """The rows of a batch grouped by domain: one sort, then segments of consecutive rows.
 
-    Inputs are sorted by domain once (a stable argsort, :meth:`sort`), the shared layers
-    run on the whole sorted batch, :meth:`split` hands each domain a contiguous view of
-    its own rows (no copy), :meth:`concat` joins the per-domain outputs and
-    :meth:`restore` puts the final output back in the original row order. Every
-    domain-specific computation touches only its own rows, so the cost of a batch does
-    not grow with the number of domains.
+    Inputs are sorted by domain once (a stable argsort, :meth:`sort`); every layer then
+    works on the whole sorted batch, and a layer with one parameter set per domain
+    (:class:`~sklearn_hamur.modules.GroupedLinear`,
+    :class:`~sklearn_hamur.modules.GroupedBatchNorm`) computes all domains in a fixed
+    number of kernels from the segments' ``offsets`` and each row's ``domain``, whatever
+    the number of domains. :meth:`restore` puts the final output back in the original
+    row order.
 
     Parameters
     ----------
@@ -33,14 +34,19 @@ class DomainGroups:
 
     Attributes
     ----------
-    counts : list of int
-        Rows per domain, for every domain ``0 .. n_domains - 1``.
-    present : list of int
-        The domains with at least one row, in order.
+    domain : torch.Tensor of shape (n,)
+        Each row's domain, in sorted order (non-decreasing).
+    counts : torch.Tensor of shape (n_domains,)
+        Rows per domain (int64, on the rows' device).
+    offsets : torch.Tensor of shape (n_domains,)
+        End of each domain's segment of rows (int32 cumulative counts, on the rows'
+        device), as :func:`torch.nn.functional.grouped_mm` takes them.
+    n_domains : int
+        Number of domains.
 
     See Also
     --------
-    sklearn_hamur.modules.MultiDomainMLP : Routes each domain's rows to its tower.
+    sklearn_hamur.modules.segment_matmul : One matrix per domain, every domain at once.
 
     Examples
     --------
@@ -48,8 +54,8 @@ class DomainGroups:
     >>> from sklearn_hamur.modules import DomainGroups
     >>> groups = DomainGroups(torch.tensor([1, 0, 1]), n_domains=2)
     >>> x = groups.sort(torch.tensor([10.0, 20.0, 30.0]))
-    >>> [(d, rows.tolist()) for d, rows in groups.split(x)]
-    [(0, [20.0]), (1, [10.0, 30.0])]
+    >>> x.tolist(), groups.domain.tolist(), groups.offsets.tolist()
+    ([20.0, 10.0, 30.0], [0, 1, 1], [1, 3])
     >>> groups.restore(x).tolist()
     [10.0, 20.0, 30.0]
     """
@@ -57,20 +63,27 @@ class DomainGroups:
     def __init__(
         self, domain: torch.Tensor, *, n_domains: int, counts: list[int] | None = None
     ) -> None:
+        self.n_domains = n_domains
         if counts is not None:
             # Rows already sorted by domain on the host, with their counts: no sort, no
             # host-device synchronisation (training batches on a GPU).
+            if len(counts) != n_domains:
+                raise ValueError(
+                    f"domain_counts must have one entry per domain ({n_domains}), "
+                    f"got {len(counts)}."
+                )
             self.order: torch.Tensor | None = None
-            self.counts = list(counts)
-            self.present = [d for d, c in enumerate(self.counts) if c]
-            return
-        self.order = torch.argsort(domain, stable=True)
-        # One host synchronisation per batch: split sizes must be known on the host.
-        counts = torch.bincount(domain, minlength=n_domains).tolist()
-        if len(counts) > n_domains:
-            raise ValueError(f"Domain index out of range: expected < {n_domains}.")
-        self.counts = counts
-        self.present = [d for d, c in enumerate(counts) if c]
+            self.domain = domain
+            self.counts = torch.as_tensor(counts, dtype=torch.int64).to(
+                domain.device, non_blocking=True
+            )
+        else:
+            self.order = torch.argsort(domain, stable=True)
+            self.domain = domain.index_select(0, self.order)
+            self.counts = torch.bincount(domain, minlength=n_domains)
+            if self.counts.shape[0] > n_domains:
+                raise ValueError(f"Domain index out of range: expected < {n_domains}.")
+        self.offsets = torch.cumsum(self.counts, 0).to(torch.int32)
 
     def sort(self, x: torch.Tensor) -> torch.Tensor:
         """Put the rows of ``x`` in domain order (stable within a domain).
@@ -86,39 +99,6 @@ class DomainGroups:
             The same rows sorted by domain; ``x`` itself when ``counts`` were given.
         """
         return x if self.order is None else x.index_select(0, self.order)
-
-    def split(self, x: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
-        """Cut a tensor in sorted order into per-domain views ``(d, rows_of_d)``.
-
-        Parameters
-        ----------
-        x : torch.Tensor of shape (n, ...)
-            Rows sorted by domain, as :meth:`sort` returns them.
-
-        Returns
-        -------
-        list of tuple of (int, torch.Tensor)
-            ``(d, rows_of_d)`` for every domain present, in domain order; the tensors
-            are views of ``x``, not copies.
-        """
-        chunks = x.split(self.counts)
-        return [(d, chunks[d]) for d in self.present]
-
-    @staticmethod
-    def concat(chunks: list[torch.Tensor]) -> torch.Tensor:
-        """Join per-domain outputs back into one tensor in sorted order.
-
-        Parameters
-        ----------
-        chunks : list of torch.Tensor
-            One tensor per present domain, in domain order.
-
-        Returns
-        -------
-        torch.Tensor
-            The chunks concatenated along the rows (the single chunk itself, uncopied).
-        """
-        return torch.cat(chunks) if len(chunks) > 1 else chunks[0]
 
     def restore(self, x: torch.Tensor) -> torch.Tensor:
         """Put a sorted output back in the original row order.
@@ -194,9 +174,12 @@ def average_unknown_domains(
     logits = torch.empty(domain.shape[0], dtype=torch.float32, device=domain.device)
     if known_idx.numel():
         logits[known_idx] = forward(x_cat[known_idx], x_num[known_idx], domain[known_idx]).float()
-    xc, xn = x_cat[unknown_idx], x_num[unknown_idx]
-    probabilities = torch.stack(
-        [torch.sigmoid(forward(xc, xn, torch.full_like(unknown_idx, d))) for d in range(n_domains)]
-    )
-    logits[unknown_idx] = torch.logit(probabilities.mean(0), eps=1e-7).float()
+    # Every unknown row once per domain, in one batch: a fixed number of kernels however
+    # many domains there are.
+    n_unknown = unknown_idx.numel()
+    repeated = unknown_idx.repeat(n_domains)
+    every_domain = torch.arange(n_domains, device=domain.device).repeat_interleave(n_unknown)
+    probabilities = torch.sigmoid(forward(x_cat[repeated], x_num[repeated], every_domain))
+    mean = probabilities.view(n_domains, n_unknown).mean(0)
+    logits[unknown_idx] = torch.logit(mean, eps=1e-7).float()
     return logits

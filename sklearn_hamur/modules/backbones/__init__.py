@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..adapter import apply_adapters
-from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch
+from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, upgrade_state_dict
 from .dcn import DCN, DCNV2
 from .deepfm import DeepFM
 from .mmoe import MMoE
@@ -133,7 +132,7 @@ __all__ = [
     "SharedMLP",
     "SortedBatch",
     "WideDeep",
-    "apply_adapters",
     "backbone_class",
     "make_backbone",
+    "upgrade_state_dict",
 ]

@@ -14,21 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
 
 from ..._docstrings import fill_doc
-from ..adapter import HyperAdapter, apply_adapters
+from ..adapter import HyperAdapter
 from ..embedding import FeatureEmbedding
+from ..grouped import GroupedLinear
 from ..hypernetwork import HyperNetwork
-from ..mlp import MLP
+from ..mlp import MLP, GroupedMLP
 from ..routing import DomainGroups, average_unknown_domains
-
-#: One tensor per domain present in a batch, in domain order: ``(d, rows_of_d)``.
-DomainChunks = list[tuple[int, torch.Tensor]]
 
 #: Widths searched for the adapted hidden layers of the deep backbones.
 HIDDEN_UNITS_SEARCH = ("128-64", "256-128", "512-256", "256-128-64")
@@ -194,10 +191,10 @@ class SortedBatch:
     s: list[torch.Tensor] | None
     groups: DomainGroups
 
-    @cached_property
+    @property
     def domain(self) -> torch.Tensor:
         """The domain indices, sorted like the other tensors."""
-        return self.groups.sort(self.original_domain)
+        return self.groups.domain
 
 
 @fill_doc
@@ -273,6 +270,9 @@ class Backbone(nn.Module):
         self.first_adapted_block = 0
         self.hypernetwork: HyperNetwork | None = None
         self.adapters: nn.ModuleList | None = None
+        # Files and checkpoints written before the per-domain layers were stacked hold one
+        # tensor per domain: they are stacked on load (see upgrade_state_dict).
+        self._register_load_state_dict_pre_hook(_upgrade_on_load, with_module=True)
 
     # -- what a backbone declares ----------------------------------------------------------
 
@@ -335,18 +335,47 @@ class Backbone(nn.Module):
         # NOTE[DIFF]: one set of U, V, biases and norm per domain, as in the paper; the
         # reference shares one set (shared=True reproduces that).
         n_sets = 1 if adapters.shared else self.n_domains
-        self.adapters = nn.ModuleList(
-            nn.ModuleList(
+        with torch.random.fork_rng(devices=[]):
+            self.adapters = nn.ModuleList(
                 HyperAdapter(
                     d_in=width,
                     d_bottleneck=adapters.d_bottleneck,
                     rank=adapters.rank,
+                    n_groups=n_sets,
                     identity_init=adapters.identity_init,
                 )
                 for width in widths[self.first_adapted_block :]
             )
-            for _ in range(n_sets)
-        )
+        # Drawn domain after domain, as one list of adapters per domain was, so a seed
+        # gives the same model as before the parameters were stacked.
+        for group in range(n_sets):
+            for adapter in self._adapter_list():
+                adapter.reset_group(group)
+
+    def _adapter_list(self) -> list[HyperAdapter]:
+        assert self.adapters is not None
+        return [cast(HyperAdapter, adapter) for adapter in self.adapters]
+
+    def upgrade_state_dict(self, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``state`` with one-tensor-per-domain entries stacked into this module's layout.
+
+        Before the per-domain layers were stacked, domain ``d``'s tensors were stored under
+        the container's name followed by ``.d`` (``towers.0.blocks.0.linear.weight``); now
+        one tensor holds every domain (``towers.blocks.0.linear.weight``, domains first).
+        Each tensor of this module missing from ``state`` is built by stacking the old
+        per-domain entries when all are present; everything else is left as it is.
+
+        Parameters
+        ----------
+        state : mapping of str to torch.Tensor
+            A state dict, in either layout (not modified).
+
+        Returns
+        -------
+        dict
+            The state dict in this module's layout.
+        """
+        return upgrade_state_dict(self.state_dict(keep_vars=True), state)
 
     def make_parameter_groups(self) -> list[dict[str, Any]]:
         """The optimizer's parameter groups: the decayed ones, then the rest without decay.
@@ -419,56 +448,25 @@ class Backbone(nn.Module):
 
     # -- helpers for the subclasses -------------------------------------------------------
 
-    def _after_block(
-        self, i: int, hs: DomainChunks, s: list[torch.Tensor] | None, groups: DomainGroups
-    ) -> DomainChunks:
-        """Each domain's adapter that follows hidden layer ``i``, if there is one."""
-        if s is None or i < self.first_adapted_block:
-            return hs
+    def _after_block(self, i: int, h: torch.Tensor, batch: SortedBatch) -> torch.Tensor:
+        """Each row's domain's adapter that follows hidden layer ``i``, if there is one."""
+        if batch.s is None or i < self.first_adapted_block:
+            return h
         j = i - self.first_adapted_block
-        return apply_adapters([self._adapter(d, j) for d, _ in hs], hs, s[j], groups)
+        return self._adapter_list()[j](h, batch.s[j], batch.groups)
 
-    def _adapter(self, d: int, j: int) -> HyperAdapter:
-        """Adapter ``j`` of domain ``d`` (the shared set when ``share_adapters``)."""
-        assert self.adapters is not None
-        adapters = cast(nn.ModuleList, self.adapters[0 if self.share_adapters else d])
-        return cast(HyperAdapter, adapters[j])
-
-    def _shared_blocks(self, mlp: MLP, h: torch.Tensor, batch: SortedBatch) -> DomainChunks:
-        """A shared MLP's blocks on the whole sorted batch, with per-domain adapters.
-
-        Each block runs once on every row; the adapter after it (if any) runs per domain
-        on that domain's rows. Returns the output split per domain.
-        """
-        s, groups = batch.s, batch.groups
-        last = len(mlp.blocks) - 1
+    def _shared_blocks(self, mlp: MLP, h: torch.Tensor, batch: SortedBatch) -> torch.Tensor:
+        """A shared MLP's blocks on the whole sorted batch, each followed by its adapter."""
         for i, block in enumerate(mlp.blocks):
-            h = block(h)
-            if s is not None and i >= self.first_adapted_block:
-                hs = self._after_block(i, groups.split(h), s, groups)
-                if i == last:
-                    return hs
-                h = groups.concat([x for _, x in hs])  # the next shared block sees every row
-        return groups.split(h)
+            h = self._after_block(i, block(h), batch)
+        return h
 
-    def _towers(self, towers: nn.ModuleList, hs: DomainChunks, batch: SortedBatch) -> torch.Tensor:
-        """Run each domain's MLP tower on its own rows; sorted logits ``(n,)``.
-
-        Layer-major order (block ``i`` of every present domain, then the adapters that
-        follow it), so each adapter layer multiplies by ``S`` in one batched call.
-        """
-        mlps = [cast(MLP, tower) for tower in towers]
-        for i in range(len(mlps[0].blocks)):
-            hs = [(d, mlps[d].blocks[i](h)) for d, h in hs]
-            hs = self._after_block(i, hs, batch.s, batch.groups)
-        return self._heads([cast(nn.Linear, mlp.head) for mlp in mlps], hs, batch.groups)
-
-    @staticmethod
-    def _heads(
-        heads: Sequence[nn.Module] | nn.ModuleList, hs: DomainChunks, groups: DomainGroups
-    ) -> torch.Tensor:
-        """Domain ``d``'s one-output head on ``d``'s rows; sorted logits ``(n,)``."""
-        return groups.concat([heads[d](h).squeeze(-1) for d, h in hs])
+    def _towers(self, towers: GroupedMLP, h: torch.Tensor, batch: SortedBatch) -> torch.Tensor:
+        """Each row through its domain's MLP tower and adapters; sorted logits ``(n,)``."""
+        for i, block in enumerate(towers.blocks):
+            h = self._after_block(i, block(h, batch.groups), batch)
+        assert towers.head is not None
+        return towers.head(h, batch.groups).squeeze(-1)
 
 
 class DeepBackbone(Backbone):
@@ -501,18 +499,59 @@ class DeepBackbone(Backbone):
         raise NotImplementedError
 
 
-def make_heads(d_in: int, n_domains: int) -> nn.ModuleList:
+def make_heads(d_in: int, n_domains: int) -> GroupedLinear:
     """One linear output layer ``d_in -> 1`` per domain."""
-    return nn.ModuleList(nn.Linear(d_in, 1) for _ in range(n_domains))
+    return GroupedLinear(n_groups=n_domains, d_in=d_in, d_out=1)
 
 
-def make_towers(
-    *, d_in: int, d_hidden: Sequence[int], dropout: float, n_domains: int
-) -> nn.ModuleList:
+def make_towers(*, d_in: int, d_hidden: Sequence[int], dropout: float, n_domains: int) -> GroupedMLP:
     """One MLP tower ``d_in -> d_hidden -> 1`` per domain."""
-    return nn.ModuleList(
-        MLP(d_in=d_in, d_hidden=d_hidden, d_out=1, dropout=dropout) for _ in range(n_domains)
-    )
+    return GroupedMLP(n_groups=n_domains, d_in=d_in, d_hidden=d_hidden, d_out=1, dropout=dropout)
+
+
+def upgrade_state_dict(
+    expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Stack the per-domain entries of an old-layout ``state`` into the ``expected`` keys.
+
+    For each key of ``expected`` absent from ``state``, the old key is the new one with
+    ``.d`` inserted after one of its parts (``towers.blocks.0.linear.weight`` was
+    ``towers.d.blocks.0.linear.weight``); the first insertion point for which every
+    domain ``d`` of the tensor's first dimension is present, and whose stacked shape
+    matches, is used and the old entries are dropped.
+    """
+    upgraded = dict(state)
+    for key, tensor in expected.items():
+        if key in upgraded or tensor.dim() == 0:
+            continue
+        parts = key.split(".")
+        n_groups = tensor.shape[0]
+        for cut in range(1, len(parts)):
+            old_keys = [
+                ".".join([*parts[:cut], str(group), *parts[cut:]]) for group in range(n_groups)
+            ]
+            if not all(old in upgraded for old in old_keys):
+                continue
+            stacked = torch.stack([torch.as_tensor(upgraded[old]) for old in old_keys])
+            if tuple(stacked.shape) != tuple(tensor.shape):
+                continue
+            for old in old_keys:
+                del upgraded[old]
+            upgraded[key] = stacked
+            break
+    return upgraded
+
+
+def _upgrade_on_load(module, state_dict, prefix, *args) -> None:
+    """``load_state_dict`` pre-hook: old per-domain entries stacked in place (on torch's copy)."""
+    own = {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}
+    upgraded = upgrade_state_dict(module.state_dict(keep_vars=True), own)
+    if upgraded.keys() == own.keys():
+        return
+    for key in own:
+        del state_dict[prefix + key]
+    for key, value in upgraded.items():
+        state_dict[prefix + key] = value
 
 
 __all__ = [
@@ -521,8 +560,8 @@ __all__ = [
     "Backbone",
     "BackboneParam",
     "DeepBackbone",
-    "DomainChunks",
     "SortedBatch",
     "make_heads",
     "make_towers",
+    "upgrade_state_dict",
 ]

@@ -169,10 +169,9 @@ class DCN(Backbone):
         return CrossNetwork(d_in=d_in, n_layers=n_layers)
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
-        crossed = batch.groups.split(self.cross(batch.e))
         deep = self._shared_blocks(self.deep, batch.e, batch)
-        hs = [(d, torch.cat([c, h], dim=1)) for (d, c), (_, h) in zip(crossed, deep)]
-        return self._heads(self.heads, hs, batch.groups)
+        h = torch.cat([self.cross(batch.e), deep], dim=1)
+        return self.heads(h, batch.groups).squeeze(-1)
 
 
 @fill_doc

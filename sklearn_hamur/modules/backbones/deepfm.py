@@ -102,8 +102,8 @@ class DeepFM(DeepBackbone):
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
         fields = self._fields(batch.e, batch.x_num)
-        hs = self._shared_blocks(self.deep, fields.flatten(1), batch)
-        logits = self._heads(self.heads, hs, batch.groups)
+        h = self._shared_blocks(self.deep, fields.flatten(1), batch)
+        logits = self.heads(h, batch.groups).squeeze(-1)
         return logits + self.first_order(batch.x_cat, batch.x_num) + fm_interaction(fields)
 
     def _fields(self, e: torch.Tensor, x_num: torch.Tensor) -> torch.Tensor:

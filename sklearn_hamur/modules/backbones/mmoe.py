@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..._docstrings import fill_doc
+from ..grouped import GroupedLinear
 from ..mlp import MLP
 from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, make_towers
 from .shared_bottom import TOWER_UNITS_SEARCH
@@ -119,20 +120,16 @@ class MMoE(Backbone):
         )
         # NOTE[DIFF]: the paper's gates and towers are per task and every row goes through
         # all of them; here they are per domain, and a row goes through its domain's only.
-        self.gates = nn.ModuleList(nn.Linear(d_in, n_experts) for _ in range(n_domains))
+        self.gates = GroupedLinear(n_groups=n_domains, d_in=d_in, d_out=n_experts)
         self.towers = make_towers(
             d_in=d_expert[-1], d_hidden=d_tower, dropout=dropout, n_domains=n_domains
         )
         self._init_adapters(widths=d_tower, adapters=adapters)
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
-        groups = batch.groups
-        experts = groups.split(run_experts(self.experts, batch.e))
-        hs = [
-            (d, mix_experts(self.gates[d](e_d), x_d))
-            for (d, e_d), (_, x_d) in zip(groups.split(batch.e), experts)
-        ]
-        return self._towers(self.towers, hs, batch)
+        experts = run_experts(self.experts, batch.e)
+        h = mix_experts(self.gates(batch.e, batch.groups), experts)
+        return self._towers(self.towers, h, batch)
 
 
 __all__ = ["MMoE", "make_experts", "mix_experts", "run_experts"]

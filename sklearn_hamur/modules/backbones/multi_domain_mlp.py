@@ -60,7 +60,7 @@ class MultiDomainMLP(DeepBackbone):
         )
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
-        return self._towers(self.towers, batch.groups.split(batch.e), batch)
+        return self._towers(self.towers, batch.e, batch)
 
 
 __all__ = ["MultiDomainMLP"]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
-
 import torch
 from torch import nn
 
 from ..._docstrings import fill_doc
+from ..grouped import GroupedLinear
+from ..mlp import GroupedMLP
 from ..routing import DomainGroups
-from .base import AdapterSpec, Backbone, BackboneParam, DomainChunks, SortedBatch, make_towers
+from .base import AdapterSpec, Backbone, BackboneParam, SortedBatch, make_towers
 from .mmoe import make_experts, mix_experts, run_experts
 from .shared_bottom import TOWER_UNITS_SEARCH
 
@@ -42,10 +42,8 @@ class ExtractionLayer(nn.Module):
 
     Shape
     -----
-    - ``shared``: ``(n, d_in)``, every row in sorted order; ``hs``: per-domain chunks of
-      ``(n_d, d_in)``
-    - Output: ``(n, d_expert[-1])`` or ``None``, and per-domain chunks of
-      ``(n_d, d_expert[-1])``
+    - ``shared`` and ``h``: ``(n, d_in)``, rows sorted by domain
+    - Output: ``(n, d_expert[-1])`` or ``None``, and ``(n, d_expert[-1])``
 
     Examples
     --------
@@ -55,9 +53,9 @@ class ExtractionLayer(nn.Module):
     ...                         shared_gate=True)
     >>> groups = DomainGroups(torch.tensor([0, 1, 1]), n_domains=2)
     >>> h = torch.randn(3, 4)
-    >>> shared, hs = layer(h, groups.split(h), groups)
-    >>> shared.shape, [chunk.shape for _, chunk in hs]
-    (torch.Size([3, 3]), [torch.Size([1, 3]), torch.Size([2, 3])])
+    >>> shared, specific = layer(h, h, groups)
+    >>> shared.shape, specific.shape
+    (torch.Size([3, 3]), torch.Size([3, 3]))
     """
 
     def __init__(
@@ -76,33 +74,33 @@ class ExtractionLayer(nn.Module):
         self.shared_experts = make_experts(
             n_experts=n_shared_experts, d_in=d_in, d_expert=d_expert, dropout=dropout
         )
-        self.specific_experts = nn.ModuleList(
-            make_experts(
-                n_experts=n_specific_experts, d_in=d_in, d_expert=d_expert, dropout=dropout
+        # One grouped MLP per expert slot, each holding that slot's expert of every
+        # domain; drawn domain after domain, as one list of experts per domain was.
+        with torch.random.fork_rng(devices=[]):
+            self.specific_experts = nn.ModuleList(
+                GroupedMLP(n_groups=n_domains, d_in=d_in, d_hidden=d_expert, d_out=None,
+                           dropout=dropout)
+                for _ in range(n_specific_experts)
             )
-            for _ in range(n_domains)
-        )
-        self.gates = nn.ModuleList(nn.Linear(d_in, n_gated) for _ in range(n_domains))
+        for group in range(n_domains):
+            for expert in self.specific_experts:
+                expert.reset_group(group)
+        self.gates = GroupedLinear(n_groups=n_domains, d_in=d_in, d_out=n_gated)
         # NOTE[DIFF]: the paper's shared gate mixes the shared experts and every task's
         # experts; here a row's domain-specific experts run on that row only, so the
         # shared gate mixes the shared experts and those of the row's own domain.
         self.shared_gate = nn.Linear(d_in, n_gated) if shared_gate else None
 
     def forward(
-        self, shared: torch.Tensor, hs: DomainChunks, groups: DomainGroups
-    ) -> tuple[torch.Tensor | None, DomainChunks]:
+        self, shared: torch.Tensor, h: torch.Tensor, groups: DomainGroups
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
         shared_out = run_experts(self.shared_experts, shared)
-        specific = [
-            (d, run_experts(cast(nn.ModuleList, self.specific_experts[d]), h)) for d, h in hs
-        ]
-        hs_out = [
-            (d, mix_experts(self.gates[d](h), torch.cat([x_d, sh_d], dim=1)))
-            for (d, h), (_, x_d), (_, sh_d) in zip(hs, specific, groups.split(shared_out))
-        ]
+        specific = torch.stack([expert(h, groups) for expert in self.specific_experts], dim=1)
+        experts = torch.cat([specific, shared_out], dim=1)
+        h_out = mix_experts(self.gates(h, groups), experts)
         if self.shared_gate is None:
-            return None, hs_out
-        experts = torch.cat([groups.concat([x_d for _, x_d in specific]), shared_out], dim=1)
-        return mix_experts(self.shared_gate(shared), experts), hs_out
+            return None, h_out
+        return mix_experts(self.shared_gate(shared), experts), h_out
 
 
 @fill_doc
@@ -211,10 +209,10 @@ class PLE(Backbone):
         self._init_adapters(widths=d_tower, adapters=adapters)
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
-        shared, hs = batch.e, batch.groups.split(batch.e)
+        shared, h = batch.e, batch.e
         for level in self.levels:
-            shared, hs = level(shared, hs, batch.groups)
-        return self._towers(self.towers, hs, batch)
+            shared, h = level(shared, h, batch.groups)
+        return self._towers(self.towers, h, batch)
 
 
 __all__ = ["PLE", "ExtractionLayer"]

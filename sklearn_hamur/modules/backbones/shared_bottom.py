@@ -88,7 +88,7 @@ class SharedBottom(Backbone):
         self._init_adapters(widths=d_tower, adapters=adapters)
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
-        return self._towers(self.towers, batch.groups.split(self.bottom(batch.e)), batch)
+        return self._towers(self.towers, self.bottom(batch.e), batch)
 
 
 __all__ = ["TOWER_UNITS_SEARCH", "SharedBottom"]

@@ -67,9 +67,8 @@ class SharedMLP(DeepBackbone):
         h = torch.cat([batch.e, self.domain_embedding(batch.domain)], dim=1)
         if batch.s is None:  # no adapter: the whole batch through the tower at once
             return self.tower(h).squeeze(-1)
-        hs = self._shared_blocks(self.tower, h, batch)
         assert self.tower.head is not None
-        return self.tower.head(batch.groups.concat([x for _, x in hs])).squeeze(-1)
+        return self.tower.head(self._shared_blocks(self.tower, h, batch)).squeeze(-1)
 
 
 __all__ = ["SharedMLP"]

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import cast
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..._docstrings import fill_doc
-from ..norm import BatchNorm
+from ..grouped import grouped_linear
+from ..norm import GroupedBatchNorm
+from ..routing import DomainGroups
 from .base import (
     HIDDEN_UNITS_SEARCH,
     AdapterSpec,
     Backbone,
     BackboneParam,
-    DomainChunks,
     SortedBatch,
 )
 
@@ -39,13 +38,14 @@ class PartitionedNorm(nn.Module):
 
     Shape
     -----
-    - Input: ``(n_d, d_in)``, rows of domain ``d`` only
-    - Output: ``(n_d, d_in)``
+    - Input: ``(n, d_in)``, rows sorted by domain, and the batch's ``DomainGroups``
+    - Output: ``(n, d_in)``
 
     Examples
     --------
+    >>> from sklearn_hamur.modules import DomainGroups
     >>> norm = PartitionedNorm(d_in=4, n_domains=2)
-    >>> norm(torch.randn(3, 4), 1).shape
+    >>> norm(torch.randn(3, 4), DomainGroups(torch.tensor([0, 1, 1]), n_domains=2)).shape
     torch.Size([3, 4])
     """
 
@@ -55,7 +55,7 @@ class PartitionedNorm(nn.Module):
         self.bias = nn.Parameter(torch.empty(d_in))
         self.domain_weight = nn.Parameter(torch.empty(n_domains, d_in))
         self.domain_bias = nn.Parameter(torch.empty(n_domains, d_in))
-        self.statistics = nn.ModuleList(BatchNorm(d_in, affine=False) for _ in range(n_domains))
+        self.statistics = GroupedBatchNorm(n_groups=n_domains, d=d_in, affine=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -63,19 +63,19 @@ class PartitionedNorm(nn.Module):
             nn.init.ones_(weight)
         for bias in (self.bias, self.domain_bias):
             nn.init.zeros_(bias)
-        for norm in self.statistics:
-            cast(BatchNorm, norm).reset_parameters()
+        self.statistics.reset_parameters()
 
-    def forward(self, z: torch.Tensor, d: int) -> torch.Tensor:
-        weight = self.weight * self.domain_weight[d]
-        return torch.addcmul(self.bias + self.domain_bias[d], self.statistics[d](z), weight)
+    def forward(self, z: torch.Tensor, groups: DomainGroups) -> torch.Tensor:
+        weight = (self.weight * self.domain_weight).index_select(0, groups.domain)
+        bias = (self.bias + self.domain_bias).index_select(0, groups.domain)
+        return torch.addcmul(bias, self.statistics(z, groups), weight)
 
 
 class StarLinear(nn.Module):
     """A star-topology fully connected layer: ``W* = W * W_d``, ``b* = b + b_d``.
 
     The shared weight ``W`` and domain ``d``'s weight ``W_d`` are multiplied element-wise
-    once per call, for one domain's rows; no per-row weight is formed.
+    once per call for every domain; no per-row weight is formed.
 
     Parameters
     ----------
@@ -88,12 +88,14 @@ class StarLinear(nn.Module):
 
     Shape
     -----
-    - Input: ``(n_d, d_in)``, rows of domain ``d`` only
-    - Output: ``(n_d, d_out)``
+    - Input: ``(n, d_in)``, rows sorted by domain, and the batch's ``DomainGroups``
+    - Output: ``(n, d_out)``
 
     Examples
     --------
-    >>> StarLinear(d_in=4, d_out=3, n_domains=2)(torch.randn(5, 4), 0).shape
+    >>> from sklearn_hamur.modules import DomainGroups
+    >>> groups = DomainGroups(torch.tensor([0, 0, 1, 1, 1]), n_domains=2)
+    >>> StarLinear(d_in=4, d_out=3, n_domains=2)(torch.randn(5, 4), groups).shape
     torch.Size([5, 3])
     """
 
@@ -111,9 +113,10 @@ class StarLinear(nn.Module):
         nn.init.ones_(self.domain_weight)
         nn.init.zeros_(self.domain_bias)
 
-    def forward(self, h: torch.Tensor, d: int) -> torch.Tensor:
-        weight = self.shared.weight * self.domain_weight[d]
-        return F.linear(h, weight, self.shared.bias + self.domain_bias[d])
+    def forward(self, h: torch.Tensor, groups: DomainGroups) -> torch.Tensor:
+        # Every domain's W * W_d at once: the parameters' size, not the batch's.
+        weight = self.shared.weight * self.domain_weight
+        return grouped_linear(h, weight, self.shared.bias + self.domain_bias, groups)
 
 
 def make_auxiliary(*, d_in: int, d_hidden: Sequence[int], dropout: float) -> nn.Sequential:
@@ -214,14 +217,11 @@ class STAR(Backbone):
         self._init_adapters(widths=d_hidden, adapters=adapters)
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
-        e, s, groups = batch.e, batch.s, batch.groups
-        hs: DomainChunks = [(d, self.partitioned_norm(h, d)) for d, h in groups.split(e)]
-        layers = [cast(StarLinear, layer) for layer in self.star_layers]
-        # Layer-major order: layer i of every present domain, then the adapters after it.
-        for i, layer in enumerate(layers):
-            hs = [(d, self.dropout(torch.relu(layer(h, d)))) for d, h in hs]
-            hs = self._after_block(i, hs, s, groups)
-        logits = groups.concat([self.star_head(h, d).squeeze(-1) for d, h in hs])
+        e, groups = batch.e, batch.groups
+        h = self.partitioned_norm(e, groups)
+        for i, layer in enumerate(self.star_layers):
+            h = self._after_block(i, self.dropout(torch.relu(layer(h, groups))), batch)
+        logits = self.star_head(h, groups).squeeze(-1)
         domain_e = self.domain_embedding(batch.domain)
         auxiliary = self.auxiliary(torch.cat([domain_e, e], dim=1)).squeeze(-1)
         return logits + auxiliary

@@ -107,8 +107,8 @@ class WideDeep(DeepBackbone):
         self.heads = make_heads(self.deep.d_hidden_out, self.n_domains)
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
-        hs = self._shared_blocks(self.deep, batch.e, batch)
-        return self._heads(self.heads, hs, batch.groups) + self.wide(batch.x_cat, batch.x_num)
+        h = self._shared_blocks(self.deep, batch.e, batch)
+        return self.heads(h, batch.groups).squeeze(-1) + self.wide(batch.x_cat, batch.x_num)
 
 
 __all__ = ["FirstOrder", "WideDeep"]
