@@ -528,6 +528,8 @@ def check_tensor_shapes(estimator, saved: SavedFile) -> None:
         )
     with torch.device("meta"):
         module = BACKBONES[estimator.backbone](**estimator._module_kwargs())
+    # Files written before the per-domain layers were stacked hold one tensor per domain.
+    saved.tensors = module.upgrade_state_dict(saved.tensors)
     expected = {key: tuple(t.shape) for key, t in module.state_dict().items()}
     found = {key: tuple(t.shape) for key, t in saved.tensors.items()}
     problems = [f"tensor {k!r} is missing" for k in sorted(set(expected) - set(found))]
