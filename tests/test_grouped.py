@@ -171,3 +171,16 @@ def test_unknown_domain_rows_average_every_domain_in_one_pass():
         every = torch.stack([model(x_cat[:1], x_num[:1], torch.tensor([d])) for d in range(3)])
     expected = torch.logit(torch.sigmoid(every).mean(0), eps=1e-7)
     torch.testing.assert_close(unknown[:1], expected, atol=1e-6, rtol=1e-6)
+
+
+def test_the_segment_loop_fallback_equals_grouped_mm(monkeypatch):
+    """Where grouped_mm is missing or does not cover a device / dtype, the loop gives the same."""
+    from sklearn_hamur.modules import grouped
+
+    torch.manual_seed(0)
+    x, weight = torch.randn(9, 6), torch.randn(3, 6, 4)
+    groups = _groups([4, 0, 5])
+    fast = segment_matmul(x, weight, groups)
+    monkeypatch.setattr(grouped, "_SUPPORTED", {("cpu", torch.float32): False})
+    torch.testing.assert_close(segment_matmul(x, weight, groups), fast)
+    assert not grouped.grouped_mm_supported(torch.device("cpu"), torch.float32)

@@ -40,6 +40,36 @@ def _padded_to_alignment(x: torch.Tensor, weight: torch.Tensor):
     return x, weight, d_out
 
 
+_SUPPORTED: dict[tuple[str, torch.dtype], bool] = {}
+
+
+def grouped_mm_supported(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether torch's grouped_mm runs (forward and backward) on ``device`` for ``dtype``.
+
+    Tried once per device type and dtype on a tiny problem, then remembered: builds and
+    devices differ in what they cover (some CUDA builds only bf16 on recent GPUs).
+    """
+    key = (device.type, dtype)
+    if key not in _SUPPORTED:
+        _SUPPORTED[key] = _try_grouped_mm(device, dtype)
+    return _SUPPORTED[key]
+
+
+def _try_grouped_mm(device: torch.device, dtype: torch.dtype) -> bool:
+    if _GROUPED_MM is None or device.type == "meta":
+        return False
+    try:
+        with torch.enable_grad():
+            x = torch.ones(4, 8, device=device, dtype=dtype, requires_grad=True)
+            w = torch.ones(2, 8, 8, device=device, dtype=dtype, requires_grad=True)
+            offs = torch.tensor([1, 4], device=device, dtype=torch.int32)
+            y = _GROUPED_MM(x, w, offs=offs)
+            y.float().square().sum().backward()
+        return bool(torch.isfinite(y.float()).all())
+    except (RuntimeError, NotImplementedError, TypeError):
+        return False
+
+
 def segment_matmul(x: torch.Tensor, weight: torch.Tensor, groups: DomainGroups) -> torch.Tensor:
     """Row-wise ``x[i] @ weight[domain[i]]`` for rows sorted by domain.
 
@@ -78,7 +108,9 @@ def segment_matmul(x: torch.Tensor, weight: torch.Tensor, groups: DomainGroups) 
     """
     if weight.shape[0] == 1:
         return x @ weight[0]
-    if _GROUPED_MM is None:  # NOTE: torch < 2.10; a loop over the domains' segments
+    if not grouped_mm_supported(x.device, x.dtype):
+        # torch < 2.10, or a device / dtype its grouped_mm does not cover: a loop over the
+        # domains' segments (one host synchronisation for their sizes).
         chunks = x.split(groups.counts.tolist())
         return torch.cat([chunk @ w for chunk, w in zip(chunks, weight.unbind(0))])
     x_aligned, weight_aligned, d_out = _padded_to_alignment(x, weight)
@@ -192,4 +224,4 @@ class GroupedLinear(nn.Module):
         return f"n_groups={self.n_groups}, d_in={self.d_in}, d_out={self.d_out}"
 
 
-__all__ = ["GroupedLinear", "grouped_linear", "segment_matmul"]
+__all__ = ["GroupedLinear", "grouped_linear", "grouped_mm_supported", "segment_matmul"]
