@@ -123,7 +123,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     # Examples that run during the build; distributed_fit.py needs torchrun and is shown
     # without running.
-    "filename_pattern": r"/(quickstart|plot_\w+|grid_search|tune_with_optuna)\.py$",
+    "filename_pattern": r"/(quickstart|plot_\w+|grid_search|tune_with_optuna|out_of_core)\.py$",
     "ignore_pattern": r"(__init__|/_\w+)\.py$",
     "within_subsection_order": "FileNameSortKey",
     "doc_module": ("sklearn_hamur",),
