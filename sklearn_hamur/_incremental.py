@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,8 @@ from .encoder import frozen_copy
 class IncrementalTrainingMixin:
     """``partial_fit`` for the multi-domain classifiers, and the ``encoder`` they train with.
 
-    The host class provides ``_check_params``, ``_build_net``, ``_resume_state``,
-    ``_restore_training_state`` and ``_warn_if_interrupted``.
+    The host class provides ``_check_params``, ``_build_net``, ``_resume_state`` and
+    ``_restore_training_state``.
     """
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -173,7 +174,15 @@ class IncrementalTrainingMixin:
             self.net_.iterator_train__seed = shuffle_seed
             self.net_.partial_fit(dataset, None, epochs=1)
         self.history_ = self.net_.history
-        self._warn_if_interrupted()
+        if self.net_.interrupted_epoch_ is not None:
+            warnings.warn(
+                f"partial_fit was interrupted (KeyboardInterrupt) during its pass over the "
+                f"chunk (epoch {self.net_.interrupted_epoch_} of history_, marked "
+                "'interrupted'). The model keeps the weights it had then; call partial_fit "
+                "on the chunk again to train on all of it.",
+                UserWarning,
+                stacklevel=4,  # the caller of partial_fit
+            )
 
     def _build_stream_net(self, device: str, shuffle_seed: int) -> None:
         """A net without validation or early stopping, continuing the previous state."""

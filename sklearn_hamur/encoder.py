@@ -65,6 +65,9 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
     - The domain column: mapped to ``0..D-1`` in sorted order of the training domains,
       which are kept in ``domains_``. A missing domain is an error.
 
+    :meth:`fit` learns all this from one DataFrame; :meth:`partial_fit` from chunks of
+    a data set larger than memory, with the same result.
+
     Parameters
     ----------
     %(domain_col)s

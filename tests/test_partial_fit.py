@@ -334,6 +334,24 @@ def test_a_failed_call_leaves_the_model_as_it_was(stream):
     assert not any(name.endswith("_") for name in vars(fresh))
 
 
+class InterruptInBatch(Callback):
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training and len(net.history) == 2:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_call_warns_and_keeps_a_usable_model(stream):
+    X_train, y_train, X_test, _, encoder = stream
+    clf = MultiDomainClassifier(encoder=encoder, callbacks=[InterruptInBatch()], **SMALL)
+    clf.partial_fit(X_train[:1000], y_train[:1000], classes=[0, 1])
+    with pytest.warns(
+        UserWarning, match="partial_fit was interrupted .*epoch 2 of history_"
+    ) as info:
+        clf.partial_fit(X_train[1000:2000], y_train[1000:2000])
+    assert info[0].filename == __file__
+    assert clf.history_[-1, "interrupted"] and clf.predict_proba(X_test).shape == (2000, 2)
+
+
 def test_after_fit_with_early_stopping_partial_fit_continues_on_a_plain_net(stream):
     X_train, y_train, *_ = stream
     clf = MultiDomainClassifier(max_epochs=2, early_stopping=True, **SMALL).fit(X_train, y_train)
