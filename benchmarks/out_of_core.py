@@ -107,8 +107,21 @@ def write_file(path: Path, n_rows: int, seed: int, model: dict) -> None:
 
 
 def write_data(folder: Path, args: argparse.Namespace) -> dict:
-    model = effects(args.seed)
+    """Write the files, or reuse those a run with the same sizes and seed left there."""
     n_files = args.files or max(1, round(args.rows / 1_000_000))
+    key = {"rows": args.rows, "test_rows": args.test_rows, "files": n_files, "seed": args.seed}
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        saved = json.loads(manifest.read_text())
+        if saved["key"] == key and all(Path(p).is_file() for p in [*saved["train"], saved["test"]]):
+            return {**saved, "seconds": 0.0, "reused": True}
+    data = _write_files(folder, n_files, args)
+    manifest.write_text(json.dumps({**data, "key": key}))
+    return data
+
+
+def _write_files(folder: Path, n_files: int, args: argparse.Namespace) -> dict:
+    model = effects(args.seed)
     sizes = [args.rows // n_files + (i < args.rows % n_files) for i in range(n_files)]
     train = [folder / f"train-{i:03d}.parquet" for i in range(n_files)]
     start = time.perf_counter()
@@ -296,7 +309,9 @@ def report(args: argparse.Namespace, data: dict, results: list[dict], notes: lis
         + ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         f"- Python {platform.python_version()}, torch threads {results[0]['threads']}",
         f"- data: {args.rows:,} training rows in {len(data['train'])} Parquet file(s) "
-        f"({data['bytes'] / 2**20:,.0f} MiB on disk, written in {data['seconds']:.0f} s), "
+        f"({data['bytes'] / 2**20:,.0f} MiB on disk, "
+        + ("reused" if data.get("reused") else f"written in {data['seconds']:.0f} s")
+        + "), "
         f"{args.test_rows:,} test rows; 20 integer id columns (cardinalities 10 to 100,000), "
         f"2 numeric, {N_DOMAINS} domains",
         f"- model: HAMURClassifier defaults, random_state=0; {args.epochs} epoch(s); "
@@ -337,7 +352,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--compare-in-memory", action="store_true", help="also fit in memory on the same rows")
     add("--force-in-memory", action="store_true", help="even when memory looks too small")
     add("--data-dir", default=None, help="where the files go (default: a temporary folder)")
-    add("--keep-data", action="store_true", help="keep the files (with --data-dir)")
+    add("--keep-data", action="store_true", help="keep the files in --data-dir for reuse")
     add("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     add("--seed", type=int, default=0)
     add("--note", default=None, help="a line at the top of the report")
@@ -380,8 +395,12 @@ def main(argv: list[str] | None = None) -> None:
                 notes.append("Streaming, then in memory, each in a fresh process.")
         print_report(report(args, data, results, notes), args.output)
     finally:
-        if not (args.keep_data and args.data_dir):
+        if args.data_dir is None:  # a temporary folder of our own
             shutil.rmtree(folder, ignore_errors=True)
+        elif not args.keep_data:  # only the files this script writes
+            for path in [*folder.glob("train-*.parquet"), folder / "test.parquet"]:
+                path.unlink(missing_ok=True)
+            (folder / "manifest.json").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

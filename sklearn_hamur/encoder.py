@@ -420,29 +420,50 @@ def _rolled_back_on_error(encoder: MultiDomainEncoder):
         raise
 
 
-def _chunk_counts(column: pd.Series, name) -> pd.Series:
-    """How many rows of ``column`` hold each category (sorted canonical strings)."""
+def _chunk_counts(column: pd.Series, name) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct categories of ``column`` (canonical strings) and their row counts."""
     codes, labels = category_codes(column, name)
     counts = np.bincount(codes[codes >= 0], minlength=len(labels))
-    # Distinct values of one canonical form (1 and "1") are one category.
-    return pd.Series(counts, index=pd.Index(labels, dtype=object)).groupby(level=0).sum()
+    labels = np.asarray(labels, dtype=object)
+    # Distinct numbers have distinct forms; other values may share one (1 and "1").
+    numbers = not isinstance(column.dtype, pd.CategoricalDtype) and column.dtype.kind in "iufb"
+    if not numbers and not pd.Index(labels, dtype=object).is_unique:
+        merged, uniques = pd.factorize(labels)  # hashed, not sorted
+        counts = np.bincount(merged, weights=counts, minlength=len(uniques)).astype(np.int64)
+        labels = np.asarray(uniques, dtype=object)
+    return labels, counts
 
 
-def _add_counts(total: pd.Series | None, counts: pd.Series) -> pd.Series:
-    """The counts of two chunks together (both indexed by sorted unique categories)."""
+def _add_counts(total, chunk: tuple[np.ndarray, np.ndarray]) -> tuple[pd.Index, np.ndarray]:
+    """``(sorted categories, counts)`` of ``total`` and the chunk's counts together.
+
+    Only the categories new to ``total`` are sorted and inserted in place, so a chunk
+    costs about its own number of categories, not a sort of the whole vocabulary.
+    """
+    labels, counts = chunk
     if total is None:
-        return counts
-    added = total.add(counts, fill_value=0).astype(np.int64)
-    # The outer join of two sorted unique indexes is sorted; kept so, should it not be.
-    return added if added.index.is_monotonic_increasing else added.sort_index()
+        order = np.argsort(labels)
+        return pd.Index(labels[order], dtype=object), counts[order].astype(np.int64)
+    known, known_counts = total
+    position = known.get_indexer(labels)
+    new = position < 0
+    known_counts = known_counts.copy()  # the previous state is replaced, never changed
+    known_counts[position[~new]] += counts[~new]  # positions are distinct
+    if new.any():
+        order = np.argsort(labels[new])
+        new_labels, new_counts = labels[new][order], counts[new][order]
+        at = np.searchsorted(known.to_numpy(), new_labels)
+        known = pd.Index(np.insert(known.to_numpy(), at, new_labels), dtype=object)
+        known_counts = np.insert(known_counts, at, new_counts)
+    return known, known_counts
 
 
-def _vocabulary(totals: pd.Series, min_frequency: int) -> pd.Index:
+def _vocabulary(total: tuple[pd.Index, np.ndarray], min_frequency: int) -> pd.Index:
     """The categories counted at least ``min_frequency`` times, sorted."""
-    kept = totals.index[totals.to_numpy() >= min_frequency].to_numpy(dtype=object)
-    if not pd.Index(kept).is_monotonic_increasing:
-        kept = np.sort(kept)
-    return pd.Index(kept, dtype=object)
+    known, counts = total
+    if min_frequency <= 1:
+        return known  # the same Index: its lookup table is built once
+    return pd.Index(known.to_numpy()[counts >= min_frequency], dtype=object)
 
 
 def _numeric_values(X: pd.DataFrame, columns: list) -> np.ndarray:
