@@ -18,11 +18,11 @@ from .backbones import (
     make_backbone,
 )
 from .embedding import FeatureEmbedding
-from .grouped import GroupedLinear, grouped_linear, segment_matmul
+from .grouped import GroupedLinear, every_domain_matmul, grouped_linear, segment_matmul
 from .hypernetwork import HyperNetwork
 from .mlp import MLP, GroupedMLP
 from .norm import BatchNorm, GroupedBatchNorm
-from .routing import UNKNOWN_DOMAIN, DomainGroups, average_unknown_domains
+from .routing import UNKNOWN_DOMAIN, DomainGroups, average_unknown_domains, export_formulation
 
 __all__ = [
     "BACKBONES",
@@ -50,6 +50,8 @@ __all__ = [
     "UNKNOWN_DOMAIN",
     "DomainGroups",
     "average_unknown_domains",
+    "every_domain_matmul",
+    "export_formulation",
     "grouped_linear",
     "segment_matmul",
 ]

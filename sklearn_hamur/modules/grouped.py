@@ -108,6 +108,8 @@ def segment_matmul(x: torch.Tensor, weight: torch.Tensor, groups: DomainGroups) 
     """
     if weight.shape[0] == 1:
         return x @ weight[0]
+    if not groups.rows_sorted:  # export_formulation: rows in any order
+        return every_domain_matmul(x, weight, groups.domain)
     if not grouped_mm_supported(x.device, x.dtype):
         # torch < 2.10, or a device / dtype its grouped_mm does not cover: a loop over the
         # domains' segments (one host synchronisation for their sizes).
@@ -118,6 +120,50 @@ def segment_matmul(x: torch.Tensor, weight: torch.Tensor, groups: DomainGroups) 
     if y.requires_grad:
         y.register_hook(_contiguous_grad)
     return y if y.shape[1] == d_out else y[:, :d_out]
+
+
+def every_domain_matmul(
+    x: torch.Tensor, weight: torch.Tensor, domain: torch.Tensor
+) -> torch.Tensor:
+    """Row-wise ``x[i] @ weight[domain[i]]`` for rows in any order: every domain's, then one.
+
+    One matrix product of each row with every domain's matrix side by side, then a
+    gather of the row's own domain's product: ``n_groups`` times the arithmetic of
+    :func:`segment_matmul`, but no sort, no grouped matrix multiply and no shape that
+    depends on the data, so it traces into an ONNX graph. ``segment_matmul`` uses it
+    inside :func:`~sklearn_hamur.modules.export_formulation`.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (n, d_in)
+        Rows in any order.
+    weight : torch.Tensor of shape (n_groups, d_in, d_out)
+        One matrix per domain.
+    domain : torch.Tensor of shape (n,)
+        Each row's domain, in ``0..n_groups-1``.
+
+    Returns
+    -------
+    torch.Tensor of shape (n, d_out)
+        Each row times its domain's matrix.
+
+    See Also
+    --------
+    segment_matmul : The same product on rows sorted by domain.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_hamur.modules.grouped import every_domain_matmul
+    >>> weight = torch.stack([torch.eye(2), 2 * torch.eye(2)])
+    >>> every_domain_matmul(torch.ones(3, 2), weight, torch.tensor([1, 0, 1])).tolist()
+    [[2.0, 2.0], [1.0, 1.0], [2.0, 2.0]]
+    """
+    n_groups, d_in, d_out = weight.shape
+    side_by_side = weight.transpose(0, 1).reshape(d_in, n_groups * d_out)
+    every = (x @ side_by_side).view(-1, n_groups, d_out)
+    index = domain.view(-1, 1, 1).expand(-1, 1, d_out)
+    return every.gather(1, index).squeeze(1)
 
 
 def grouped_linear(
@@ -224,4 +270,10 @@ class GroupedLinear(nn.Module):
         return f"n_groups={self.n_groups}, d_in={self.d_in}, d_out={self.d_out}"
 
 
-__all__ = ["GroupedLinear", "grouped_linear", "grouped_mm_supported", "segment_matmul"]
+__all__ = [
+    "GroupedLinear",
+    "every_domain_matmul",
+    "grouped_linear",
+    "grouped_mm_supported",
+    "segment_matmul",
+]

@@ -2,13 +2,61 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 
 import torch
 
 #: Domain index the encoder gives rows of a domain unseen in training when they are to be
 #: averaged over every domain's path (``handle_unknown_domain="average"``).
 UNKNOWN_DOMAIN = -1
+
+_FORMULATION = threading.local()
+
+
+@contextlib.contextmanager
+def export_formulation() -> Iterator[None]:
+    """Compute the per-domain layers in a form that needs rows in no particular order.
+
+    Inside this context (in the calling thread), a :class:`DomainGroups` built from the
+    domain indices alone leaves the rows where they are (``rows_sorted`` is False), and
+    :func:`~sklearn_hamur.modules.segment_matmul` multiplies each row by every domain's
+    matrix and keeps its own domain's product. Nothing is sorted, no grouped matrix
+    multiply runs, the host never waits for the device and no shape depends on the data:
+    the form that :func:`torch.onnx.export` traces into a graph (see
+    ``HAMURClassifier.export``). The results equal the sorted computation's to float
+    rounding, in training and evaluation; the per-domain products cost ``n_domains``
+    times as much.
+
+    Yields
+    ------
+    None
+        The formulation holds until the block ends (nested blocks are allowed).
+
+    See Also
+    --------
+    sklearn_hamur.modules.segment_matmul : Computes every domain's product inside it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import DomainGroups, export_formulation
+    >>> with export_formulation():
+    ...     groups = DomainGroups(torch.tensor([1, 0, 1]), n_domains=2)
+    >>> groups.rows_sorted, groups.domain.tolist()
+    (False, [1, 0, 1])
+    """
+    previous = getattr(_FORMULATION, "export", False)
+    _FORMULATION.export = True
+    try:
+        yield
+    finally:
+        _FORMULATION.export = previous
+
+
+def _export_formulation_active() -> bool:
+    return getattr(_FORMULATION, "export", False)
 
 
 class DomainGroups:
@@ -43,6 +91,10 @@ class DomainGroups:
         device), as :func:`torch.nn.functional.grouped_mm` takes them.
     n_domains : int
         Number of domains.
+    rows_sorted : bool
+        Whether the rows are sorted by domain: False only inside
+        :func:`export_formulation`, where ``domain`` is in the batch's order and
+        ``offsets`` do not delimit segments.
 
     See Also
     --------
@@ -64,7 +116,15 @@ class DomainGroups:
         self, domain: torch.Tensor, *, n_domains: int, counts: list[int] | None = None
     ) -> None:
         self.n_domains = n_domains
-        if counts is not None:
+        self.rows_sorted = True
+        if counts is None and _export_formulation_active():
+            # Rows left in their order (export_formulation): no sort, no bincount.
+            self.rows_sorted = False
+            self.order: torch.Tensor | None = None
+            self.domain = domain
+            every = torch.arange(n_domains, device=domain.device)
+            self.counts = (domain.unsqueeze(1) == every).sum(0)
+        elif counts is not None:
             # Rows already sorted by domain on the host, with their counts: no sort, no
             # host-device synchronisation (training batches on a GPU).
             if len(counts) != n_domains:
@@ -72,7 +132,7 @@ class DomainGroups:
                     f"domain_counts must have one entry per domain ({n_domains}), "
                     f"got {len(counts)}."
                 )
-            self.order: torch.Tensor | None = None
+            self.order = None
             self.domain = domain
             self.counts = torch.as_tensor(counts, dtype=torch.int64).to(
                 domain.device, non_blocking=True
