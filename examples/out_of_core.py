@@ -3,7 +3,7 @@ Out-of-core training: stream Parquet files through ``partial_fit``
 ==================================================================
 
 Train on click logs that never sit in memory at once. The rows live in Parquet files on
-disk and are read in record batches (:meth:`pyarrow.parquet.ParquetFile.iter_batches`):
+disk and are read in record batches (``pyarrow.parquet.ParquetFile.iter_batches``):
 one pass of :meth:`MultiDomainEncoder.partial_fit <sklearn_hamur.MultiDomainEncoder.partial_fit>`
 learns the vocabularies, numeric statistics and domains of all the files, then each
 epoch streams the files again through
