@@ -510,6 +510,66 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         check_is_fitted(self)
         save_estimator(self, path, key=key)
 
+    def export(self, path, *, format="onnx"):
+        """Export the fitted model for serving without torch: ONNX graph and encoder JSON.
+
+        Writes the folder ``path`` (created if needed) with two files, each written to a
+        temporary name and renamed:
+
+        - ``model.onnx``: the module in evaluation mode, with inputs ``x_cat`` (int64,
+          ``(n_rows, n_categorical)``), ``x_num`` (float32, ``(n_rows, n_numeric)``)
+          and ``domain`` (int64, ``(n_rows,)``), any number of rows, and outputs
+          ``logit`` and ``probability`` of ``classes_[1]`` (float32, ``(n_rows,)``).
+          Rows of domain -1 (``handle_unknown_domain="average"``) get the mean
+          probability over every domain's path, as in :meth:`predict_proba`.
+        - ``encoder.json``: how ``encoder_`` encodes a raw row (columns, vocabularies,
+          reserved indices, numeric means and scales, domains), ``classes_``, a format
+          version and the SHA-256 of ``model.onnx``.
+
+        :func:`sklearn_hamur.serving.load_exported` reads the folder and predicts from
+        raw columns with onnxruntime and numpy only. Before writing, the graph is run
+        with onnxruntime on probe rows (every domain, unseen and missing categories)
+        and compared with the module.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The folder to write ``model.onnx`` and ``encoder.json`` into.
+        format : {"onnx"}, default="onnx"
+            The export format.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder written.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            When the estimator is not fitted.
+        ValueError
+            For an unknown ``format`` (the valid ones are listed), or a backbone whose
+            forward depends on the data in a way a traced graph cannot hold.
+        ImportError
+            When onnx or onnxruntime is not installed (``pip install
+            'sklearn-hamur[export]'``).
+
+        See Also
+        --------
+        sklearn_hamur.serving.ExportedModel : Predicts from the exported folder.
+
+        Notes
+        -----
+        The per-domain layers are computed as every domain's product followed by the
+        row's own (:func:`~sklearn_hamur.modules.export_formulation`), so rows need no
+        sorting; the graph's probabilities equal :meth:`predict_proba`'s to about 1e-6.
+        With ``precision="bf16-mixed"`` or ``"16-mixed"`` the graph still computes in
+        float32 (with a warning): :meth:`predict_proba` rounds through autocast.
+        """
+        from ._export import export_estimator
+
+        return export_estimator(self, path, format=format)
+
     @classmethod
     def load(cls, path, *, device="auto", key=None):
         """Load an estimator saved with ``save``; never executes code from the file.
