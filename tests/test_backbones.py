@@ -269,7 +269,7 @@ def test_grouped_adapter_matches_each_domain_adapter_alone(training):
     grouped.train(training)
     h, s = groups.sort(torch.randn(8, 6)), groups.sort(torch.randn(8, 2, 2))
     out = grouped(h, s, groups)
-    for d, rows in enumerate((groups.domain == d for d in range(3))):
+    for d, rows in enumerate(groups.domain == d for d in range(3)):
         alone = HyperAdapter(d_in=6, d_bottleneck=3, rank=2, identity_init=False)
         alone.load_state_dict({k: v[d : d + 1] for k, v in grouped.state_dict().items()})
         alone.train(training)

@@ -104,7 +104,7 @@ def test_string_widths_are_stored_as_given_and_parsed_at_fit():
     reference = HAMURClassifier(**params).fit(X, y)
     np.testing.assert_allclose(clf.predict_proba(X), reference.predict_proba(X))
     shared = MultiDomainClassifier(**dict(TINY, backbone="shared_bottom", tower_units="8"))
-    assert shared.fit(X, y).net_.module_.towers[0].blocks[0].linear.out_features == 8
+    assert shared.fit(X, y).net_.module_.towers.blocks[0].linear.d_out == 8
 
 
 @pytest.mark.parametrize(

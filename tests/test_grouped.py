@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from sklearn_hamur.modules import (
+    MLP,
     BatchNorm,
     DomainGroups,
     GroupedBatchNorm,
     GroupedLinear,
     GroupedMLP,
-    MLP,
     make_backbone,
     segment_matmul,
 )
@@ -162,7 +162,12 @@ def test_old_per_domain_state_dicts_load_into_the_stacked_layout():
 def test_unknown_domain_rows_average_every_domain_in_one_pass():
     torch.manual_seed(0)
     model = make_backbone(
-        "mlp", cardinalities=[5], n_numeric=1, n_domains=3, d_embedding=2, d_hidden=(4,),
+        "mlp",
+        cardinalities=[5],
+        n_numeric=1,
+        n_domains=3,
+        d_embedding=2,
+        d_hidden=(4,),
         dropout=0.0,
     ).eval()
     x_cat, x_num = torch.tensor([[1], [2]]), torch.randn(2, 1)

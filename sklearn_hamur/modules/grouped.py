@@ -23,6 +23,18 @@ _GROUPED_MM = getattr(F, "grouped_mm", None) or getattr(torch, "_grouped_mm", No
 _ALIGNMENT_BYTES = 16
 
 
+def _autocast_dtype(device_type: str) -> torch.dtype | None:
+    """The dtype autocast runs matrix products in on ``device_type``, or None when it is off."""
+    try:
+        if torch.is_autocast_enabled(device_type):
+            return torch.get_autocast_dtype(device_type)
+        return None
+    except (TypeError, AttributeError):  # torch < 2.4
+        if device_type == "cpu":
+            return torch.get_autocast_cpu_dtype() if torch.is_autocast_cpu_enabled() else None
+        return torch.get_autocast_gpu_dtype() if torch.is_autocast_enabled() else None
+
+
 def _contiguous_grad(grad: torch.Tensor) -> torch.Tensor:
     # grouped_mm's backward rejects an expanded (stride-0) gradient, as ``y.sum()`` gives.
     return grad.contiguous()
@@ -70,7 +82,9 @@ def _try_grouped_mm(device: torch.device, dtype: torch.dtype) -> bool:
         return False
 
 
-def segment_matmul(x: torch.Tensor, weight: torch.Tensor, groups: DomainGroups) -> torch.Tensor:
+def segment_matmul(
+    x: torch.Tensor, weight: torch.Tensor, groups: DomainGroups | None
+) -> torch.Tensor:
     """Row-wise ``x[i] @ weight[domain[i]]`` for rows sorted by domain.
 
     One call of torch's grouped matrix multiply (:func:`torch.nn.functional.grouped_mm`)
@@ -85,8 +99,8 @@ def segment_matmul(x: torch.Tensor, weight: torch.Tensor, groups: DomainGroups) 
     weight : torch.Tensor of shape (n_groups, d_in, d_out)
         One matrix per domain (``n_groups == groups.n_domains``), or one for all
         (``n_groups == 1``).
-    groups : DomainGroups
-        The batch's segments.
+    groups : DomainGroups or None
+        The batch's segments (``None`` is enough for ``n_groups == 1``).
 
     Returns
     -------
@@ -108,6 +122,10 @@ def segment_matmul(x: torch.Tensor, weight: torch.Tensor, groups: DomainGroups) 
     """
     if weight.shape[0] == 1:
         return x @ weight[0]
+    assert groups is not None, "one weight per domain needs the batch's DomainGroups"
+    # grouped_mm is not one of autocast's ops: cast as autocast casts a matrix product.
+    dtype = _autocast_dtype(x.device.type) or x.dtype
+    x, weight = x.to(dtype), weight.to(dtype)
     if not groups.rows_sorted:  # export_formulation: rows in any order
         return every_domain_matmul(x, weight, groups.domain)
     if not grouped_mm_supported(x.device, x.dtype):
@@ -116,6 +134,7 @@ def segment_matmul(x: torch.Tensor, weight: torch.Tensor, groups: DomainGroups) 
         chunks = x.split(groups.counts.tolist())
         return torch.cat([chunk @ w for chunk, w in zip(chunks, weight.unbind(0))])
     x_aligned, weight_aligned, d_out = _padded_to_alignment(x, weight)
+    assert _GROUPED_MM is not None and groups is not None
     y = _GROUPED_MM(x_aligned, weight_aligned, offs=groups.offsets)
     if y.requires_grad:
         y.register_hook(_contiguous_grad)
@@ -186,6 +205,19 @@ def grouped_linear(
     -------
     torch.Tensor of shape (n, d_out)
         The outputs, in the rows' (sorted) order.
+
+    See Also
+    --------
+    sklearn_hamur.modules.GroupedLinear : The layer holding such a weight and bias.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_hamur.modules import DomainGroups, grouped_linear
+    >>> groups = DomainGroups(torch.tensor([0, 1]), n_domains=2)
+    >>> weight, bias = torch.ones(2, 1, 3), torch.tensor([[0.0], [10.0]])
+    >>> grouped_linear(torch.ones(2, 3), weight, bias, groups).tolist()
+    [[3.0], [13.0]]
     """
     if weight.shape[0] == 1:
         return F.linear(x, weight[0], bias[0])
@@ -242,7 +274,13 @@ class GroupedLinear(nn.Module):
             self.reset_group(group)
 
     def reset_group(self, group: int) -> None:
-        """Draw slice ``group`` as a fresh ``nn.Linear(d_in, d_out)`` (same random draws)."""
+        """Draw slice ``group`` as a fresh ``nn.Linear(d_in, d_out)`` (same random draws).
+
+        Parameters
+        ----------
+        group : int
+            The domain (index of the parameter set) to reset.
+        """
         with torch.no_grad():
             weight, bias = self.weight[group], self.bias[group]
             nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
@@ -265,9 +303,6 @@ class GroupedLinear(nn.Module):
             The outputs, in the rows' (sorted) order.
         """
         return grouped_linear(x, self.weight, self.bias, groups)
-
-    def extra_repr(self) -> str:
-        return f"n_groups={self.n_groups}, d_in={self.d_in}, d_out={self.d_out}"
 
 
 __all__ = [

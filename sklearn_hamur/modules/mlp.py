@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -188,8 +189,15 @@ class GroupedMLP(nn.Module):
             self.reset_group(group)
 
     def reset_group(self, group: int) -> None:
-        """Draw domain ``group``'s layers as a fresh :class:`MLP` draws them."""
+        """Draw domain ``group``'s layers as a fresh :class:`MLP` draws them.
+
+        Parameters
+        ----------
+        group : int
+            The domain (index of the parameter set) to reset.
+        """
         for block in self.blocks:
+            block = cast(GroupedBlock, block)
             block.linear.reset_group(group)
             block.norm.reset_group(group)
         if self.head is not None:

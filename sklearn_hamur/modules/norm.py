@@ -1,10 +1,12 @@
-"""Batch normalization that stays defined for one-row batches."""
+"""Batch normalization that stays defined for one-row batches, alone or per domain."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .routing import DomainGroups
 
 
 class BatchNorm(nn.BatchNorm1d):
@@ -122,6 +124,12 @@ class GroupedBatchNorm(nn.Module):
     torch.Size([3, 3])
     """
 
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+    num_batches_tracked: torch.Tensor
+    weight: nn.Parameter | None
+    bias: nn.Parameter | None
+
     def __init__(
         self,
         *,
@@ -156,12 +164,18 @@ class GroupedBatchNorm(nn.Module):
             self.reset_group(group)
 
     def reset_group(self, group: int) -> None:
-        """Reset domain ``group``'s statistics, scale and shift (draws no random number)."""
+        """Reset domain ``group``'s statistics, scale and shift (draws no random number).
+
+        Parameters
+        ----------
+        group : int
+            The domain (index of the parameter set) to reset.
+        """
         with torch.no_grad():
             self.running_mean[group].zero_()
             self.running_var[group].fill_(1.0)
             self.num_batches_tracked[group].zero_()
-            if self.affine:
+            if self.weight is not None and self.bias is not None:
                 self.weight[group].fill_(1.0)
                 self.bias[group].zero_()
 
@@ -182,17 +196,18 @@ class GroupedBatchNorm(nn.Module):
         """
         if self.n_groups == 1:
             return self._forward_one(x)
+        # Statistics in float32 under mixed precision, as autocast runs batch norm.
+        x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         domain = groups.domain
         if self.training:
             mean, var = self._batch_statistics(x, domain, groups.counts)
         else:
             mean, var = self.running_mean, self.running_var
         scale = torch.rsqrt(var + self.eps)
-        if self.affine:
+        if self.weight is not None:
             scale = scale * self.weight
-        centred = x - mean.index_select(0, domain)
-        out = centred * scale.index_select(0, domain)
-        return out + self.bias.index_select(0, domain) if self.affine else out
+        out = (x - mean.index_select(0, domain)) * scale.index_select(0, domain)
+        return out if self.bias is None else out + self.bias.index_select(0, domain)
 
     def _batch_statistics(
         self, x: torch.Tensor, domain: torch.Tensor, counts: torch.Tensor
@@ -232,6 +247,3 @@ class GroupedBatchNorm(nn.Module):
         return F.batch_norm(
             x, running_mean, running_var, weight, bias, True, self.momentum, self.eps
         )
-
-    def extra_repr(self) -> str:
-        return f"n_groups={self.n_groups}, d={self.d}, eps={self.eps}, affine={self.affine}"

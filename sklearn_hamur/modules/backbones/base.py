@@ -504,7 +504,9 @@ def make_heads(d_in: int, n_domains: int) -> GroupedLinear:
     return GroupedLinear(n_groups=n_domains, d_in=d_in, d_out=1)
 
 
-def make_towers(*, d_in: int, d_hidden: Sequence[int], dropout: float, n_domains: int) -> GroupedMLP:
+def make_towers(
+    *, d_in: int, d_hidden: Sequence[int], dropout: float, n_domains: int
+) -> GroupedMLP:
     """One MLP tower ``d_in -> d_hidden -> 1`` per domain."""
     return GroupedMLP(n_groups=n_domains, d_in=d_in, d_hidden=d_hidden, d_out=1, dropout=dropout)
 
@@ -519,6 +521,31 @@ def upgrade_state_dict(
     ``towers.d.blocks.0.linear.weight``); the first insertion point for which every
     domain ``d`` of the tensor's first dimension is present, and whose stacked shape
     matches, is used and the old entries are dropped.
+
+    Parameters
+    ----------
+    expected : mapping of str to torch.Tensor
+        The state dict (or its shapes, e.g. on the ``meta`` device) of the module to load.
+    state : mapping of str to torch.Tensor
+        The state dict to load, in either layout (not modified).
+
+    Returns
+    -------
+    dict
+        ``state`` in the layout of ``expected``.
+
+    See Also
+    --------
+    sklearn_hamur.modules.backbones.Backbone.upgrade_state_dict : The same for a module.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_hamur.modules.backbones import upgrade_state_dict
+    >>> old = {"heads.0.bias": torch.tensor([1.0]), "heads.1.bias": torch.tensor([2.0])}
+    >>> upgrade_state_dict({"heads.bias": torch.empty(2, 1)}, old)
+    {'heads.bias': tensor([[1.],
+            [2.]])}
     """
     upgraded = dict(state)
     for key, tensor in expected.items():

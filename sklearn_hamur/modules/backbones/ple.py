@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -78,13 +80,14 @@ class ExtractionLayer(nn.Module):
         # domain; drawn domain after domain, as one list of experts per domain was.
         with torch.random.fork_rng(devices=[]):
             self.specific_experts = nn.ModuleList(
-                GroupedMLP(n_groups=n_domains, d_in=d_in, d_hidden=d_expert, d_out=None,
-                           dropout=dropout)
+                GroupedMLP(
+                    n_groups=n_domains, d_in=d_in, d_hidden=d_expert, d_out=None, dropout=dropout
+                )
                 for _ in range(n_specific_experts)
             )
         for group in range(n_domains):
             for expert in self.specific_experts:
-                expert.reset_group(group)
+                cast(GroupedMLP, expert).reset_group(group)
         self.gates = GroupedLinear(n_groups=n_domains, d_in=d_in, d_out=n_gated)
         # NOTE[DIFF]: the paper's shared gate mixes the shared experts and every task's
         # experts; here a row's domain-specific experts run on that row only, so the

@@ -32,8 +32,13 @@ OPTIONS = {
     "dcn_v2": {"d_hidden": (8, 6), "n_cross_layers": 2},
     "shared_bottom": {"d_bottom": (8,), "d_tower": (6, 5)},
     "mmoe": {"d_expert": (8,), "d_tower": (6, 5), "n_experts": 3},
-    "ple": {"d_expert": (8,), "d_tower": (6, 5), "n_levels": 2, "n_shared_experts": 2,
-            "n_specific_experts": 2},
+    "ple": {
+        "d_expert": (8,),
+        "d_tower": (6, 5),
+        "n_levels": 2,
+        "n_shared_experts": 2,
+        "n_specific_experts": 2,
+    },
     "star": {"d_hidden": (8, 6), "d_auxiliary": (4,)},
 }
 #: Adapter settings recorded: none, one per-domain adapter, two per-domain adapters, shared.
@@ -59,8 +64,14 @@ def batch(seed: int, n: int, domains: list[int]) -> tuple[torch.Tensor, ...]:
 def build(name: str, adapters: str) -> torch.nn.Module:
     torch.manual_seed(0)
     return make_backbone(
-        name, cardinalities=CARDINALITIES, n_numeric=N_NUMERIC, n_domains=N_DOMAINS,
-        d_embedding=3, dropout=0.0, adapters=ADAPTERS[adapters], **OPTIONS[name],
+        name,
+        cardinalities=CARDINALITIES,
+        n_numeric=N_NUMERIC,
+        n_domains=N_DOMAINS,
+        d_embedding=3,
+        dropout=0.0,
+        adapters=ADAPTERS[adapters],
+        **OPTIONS[name],
     )
 
 
