@@ -18,7 +18,12 @@ synthetic MovieLens-like data (8 categorical fields, domains drawn uniformly):
 - predict rows/s of the module in eval mode under ``torch.inference_mode``;
 - peak RSS growth of training (see ``measure_module``);
 - the full ``HAMURClassifier.fit`` / ``MultiDomainClassifier.fit`` path (skorch, data
-  loading, encoding) on a pandas DataFrame, and ``predict_proba`` on it.
+  loading, encoding) on a pandas DataFrame, and ``predict_proba`` on it;
+- prediction of a fitted ``HAMURClassifier(backbone="mlp")`` (``measure_predict``): the
+  median and p99 latency of one-row ``predict_proba`` calls (a one-row DataFrame each),
+  and rows/s of ``predict_proba`` on 100,000 rows, beside the module alone and the
+  FLOP-bound ceiling (the module's counted FLOPs per row against a large GEMM's rate
+  measured in the same process).
 
 With ``--backbones dcn mmoe ...`` (``all`` for every registered backbone) the module rows
 are instead measured per backbone, with (``hamur``: the module HAMURClassifier(backbone=...)
@@ -86,6 +91,7 @@ MODEL_LABELS = {
     "naive": "naive reference pattern (NaiveHAMUR)",
     "fit_hamur": "HAMURClassifier.fit / predict_proba (skorch, DataFrame)",
     "fit_backbone": "MultiDomainClassifier.fit / predict_proba (skorch, DataFrame)",
+    "predict": 'HAMURClassifier(backbone="mlp").predict_proba',
 }
 #: Settings a flag left unset takes, for a full run and for ``--quick``.
 DEFAULTS = {
@@ -98,6 +104,8 @@ DEFAULTS = {
         "naive_repeats": 2,
         "fit_rows": 200_000,
         "fit_epochs": 2,
+        "predict_rows": 100_000,
+        "latency_calls": 1_000,
     },
     "quick": {
         "batch_size": 512,
@@ -108,6 +116,8 @@ DEFAULTS = {
         "naive_repeats": 1,
         "fit_rows": 4_000,
         "fit_epochs": 1,
+        "predict_rows": 5_000,
+        "latency_calls": 100,
     },
 }
 TARGETS = {
@@ -118,6 +128,10 @@ TARGETS = {
     # The whole estimator fit's rows/s over the module loop's, at the fit's domain count.
     "fit_over_module": 0.9,
 }
+#: Prediction targets (issue 16): one-row ``predict_proba`` p99, and rows/s on 100k rows.
+PREDICT_TARGETS = {"latency_p99_ms": 2.0, "rows_per_s": 1_000_000}
+#: Rows the estimator of the prediction measurement is fitted on (one epoch).
+PREDICT_FIT_ROWS = 20_000
 RESULT_PREFIX = "SPEED-RESULT "
 
 
@@ -382,13 +396,95 @@ def measure_estimator(job: dict) -> dict:
     }
 
 
+def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """The best rate of an ``n x n`` float32 matrix product here, in GFLOP/s."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def module_flops_per_row(module, encoded: dict, n_rows: int = 256) -> float:
+    """Forward FLOPs per row of ``module`` on encoded rows, counted by FlopCounterMode."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    tensors = {key: torch.as_tensor(value[:n_rows]) for key, value in encoded.items()}
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        module(**tensors)
+    return counter.get_total_flops() / len(tensors["domain"])
+
+
+def latency_ms(fn, calls: list) -> list[float]:
+    """Wall time of ``fn(x)`` for each ``x`` of ``calls``, in milliseconds."""
+    times = []
+    for x in calls:
+        start = time.perf_counter()
+        fn(x)
+        times.append(1e3 * (time.perf_counter() - start))
+    return times
+
+
+def measure_predict(job: dict) -> dict:
+    """One-row latency and batch throughput of ``predict_proba``, and of the module alone.
+
+    The estimator is the reference architecture with ``backbone="mlp"``, fitted for one
+    epoch on ``PREDICT_FIT_ROWS`` rows; it predicts new rows of the same distribution:
+    ``latency_calls`` one-row DataFrames (after 20 untimed calls), then all
+    ``predict_rows`` rows at once (median of 3). The module rows time
+    ``module(**encoded)`` under ``torch.inference_mode`` on the encoded rows, one row at
+    a time and in batches of ``batch_size``.
+    """
+    import torch
+
+    torch.manual_seed(job["seed"])
+    X, y = make_frame(job["fit_rows"], job["n_domains"], job["seed"])
+    estimator = build_estimator("fit_hamur", job).set_params(backbone="mlp").fit(X, y)
+    X_new, _ = make_frame(job["predict_rows"], job["n_domains"], job["seed"] + 1)
+    rows = [X_new.iloc[[i % len(X_new)]] for i in range(job["latency_calls"])]
+    latency_ms(estimator.predict_proba, rows[:20])
+    one_row = latency_ms(estimator.predict_proba, rows)
+    estimator.predict_proba(X_new.iloc[:4096])
+    batch = timed_rates(lambda: estimator.predict_proba(X_new), len(X_new), 3)
+
+    module = estimator.net_.module_.eval()
+    encoded = {k: torch.as_tensor(v) for k, v in estimator.encoder_.transform(X_new).items()}
+    size = job["batch_size"]
+    batches = [{k: v[i : i + size] for k, v in encoded.items()} for i in range(0, len(X_new), size)]
+    singles = [{k: v[i : i + 1] for k, v in encoded.items()} for i in range(len(rows))]
+    with torch.inference_mode():
+        latency_ms(lambda x: module(**x), singles[:20])
+        module_one_row = latency_ms(lambda x: module(**x), singles)
+        module_batch = timed_rates(lambda: [module(**x) for x in batches], len(X_new), 3)
+    return {
+        "params": sum(p.numel() for p in module.parameters()),
+        "latency_ms": one_row,
+        "rows_per_s": batch,
+        "module_latency_ms": module_one_row,
+        "module_rows_per_s": module_batch,
+        "flops_per_row": module_flops_per_row(module, encoded),
+        "gemm_gflops": gemm_gflops(),
+    }
+
+
 def run_job(job: dict) -> dict:
     """Run one measurement in this process (the worker side)."""
     import torch
 
     if job["threads"] is not None:
         torch.set_num_threads(job["threads"])
-    result = measure_estimator(job) if job["model"].startswith("fit_") else measure_module(job)
+    if job["model"] == "predict":
+        result = measure_predict(job)
+    elif job["model"].startswith("fit_"):
+        result = measure_estimator(job)
+    else:
+        result = measure_module(job)
     result["threads"] = torch.get_num_threads()
     return result
 
@@ -457,6 +553,18 @@ def make_jobs(args: argparse.Namespace) -> list[dict]:
                     "fit_epochs": args.fit_epochs,
                 }
             )
+    if args.predict_rows:
+        jobs.append(
+            {
+                **base,
+                "model": "predict",
+                "n_domains": args.fit_domains,
+                "fit_rows": min(PREDICT_FIT_ROWS, args.predict_rows),
+                "fit_epochs": 1,
+                "predict_rows": args.predict_rows,
+                "latency_calls": args.latency_calls,
+            }
+        )
     return jobs
 
 
@@ -466,7 +574,12 @@ def run_all(args: argparse.Namespace) -> list[dict]:
         start = time.perf_counter()
         result = run_job_in_subprocess(job)
         took = time.perf_counter() - start
-        status = result.get("error", f"done, train {fmt_rate(median(result['train']))}/s")
+        if "error" in result:
+            status = result["error"]
+        elif job["model"] == "predict":
+            status = f"done, one-row p99 {percentile(result['latency_ms'], 99):.2f} ms"
+        else:
+            status = f"done, train {fmt_rate(median(result['train']))}/s"
         name = job["model"] + (f":{job['backbone']}" if "backbone" in job else "")
         line = f"  {name:<22} {job['n_domains']:>3} domains: {status} ({took:.0f} s)"
         print(line, file=sys.stderr, flush=True)
@@ -479,6 +592,10 @@ def run_all(args: argparse.Namespace) -> list[dict]:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
 
 
 def fmt_rate(value: float) -> str:
@@ -499,6 +616,8 @@ def fmt_memory(result: dict) -> str:
 def table_rows(results: list[dict]) -> list[list[str]]:
     rows = []
     for r in results:
+        if r["model"] == "predict":
+            continue  # in predict_section
         label = f"{MODEL_LABELS[r['model']]}"
         if "backbone" in r:
             label = f"`{r['backbone']}`, " + (
@@ -591,6 +710,69 @@ Per-backbone rows: the torch module alone, built with `make_backbone` from the a
 backbone-specific parameters such as cross layers, experts, tower and bottom widths at the
 estimators' defaults), on the synthetic MovieLens-like batches above. The time ratios are
 HAMUR's time per row over the no-adapter module's (1.00 = no overhead)."""
+
+
+def predict_section(results: list[dict]) -> str | None:
+    """The prediction measurement: latencies and rows/s with their targets and bounds."""
+    found = [r for r in results if r["model"] == "predict"]
+    if not found:
+        return None
+    r = found[0]
+    title = f"## Prediction: {MODEL_LABELS['predict']}, {r['n_domains']} domains"
+    if "error" in r:
+        return f"{title}\n\nFAILED: {r['error']}"
+    p99, target_ms = percentile(r["latency_ms"], 99), PREDICT_TARGETS["latency_p99_ms"]
+    rate, target_rate = median(r["rows_per_s"]), PREDICT_TARGETS["rows_per_s"]
+    module_rate = median(r["module_rows_per_s"])
+    ceiling = r["gemm_gflops"] * 1e9 / r["flops_per_row"]
+    rows = [
+        [
+            f"one-row `predict_proba` latency ({len(r['latency_ms']):,} calls)",
+            f"median {median(r['latency_ms']):.2f} ms, p99 {p99:.2f} ms",
+            f"p99 <= {target_ms:g} ms: {pass_fail(p99 <= target_ms)}",
+        ],
+        [
+            "the module alone, one row",
+            f"median {median(r['module_latency_ms']):.2f} ms, "
+            f"p99 {percentile(r['module_latency_ms'], 99):.2f} ms",
+            "",
+        ],
+        [
+            f"`predict_proba` on {r['predict_rows']:,} rows (median of 3)",
+            f"{fmt_rate(rate)} rows/s",
+            f">= {fmt_rate(target_rate)}: {pass_fail(rate >= target_rate)}",
+        ],
+        [
+            f"the module alone, batches of {r['batch_size']:,}",
+            f"{fmt_rate(module_rate)} rows/s",
+            f">= {fmt_rate(target_rate)}: {pass_fail(module_rate >= target_rate)}",
+        ],
+        [
+            "FLOP-bound ceiling",
+            f"{fmt_rate(ceiling)} rows/s",
+            f"{r['flops_per_row']:,.0f} FLOPs per row at {r['gemm_gflops']:.0f} GFLOP/s",
+        ],
+    ]
+    share = f"the module runs at {module_rate / ceiling:.0%} of the FLOP ceiling"
+    bound = f"compute ({share})" if module_rate >= 0.5 * ceiling else f"overhead ({share})"
+    lines = [
+        f"Bound: {bound}; `predict_proba` (encoding, checks) takes {module_rate / rate:.2f}x "
+        "the module's time per row.",
+        "The ceiling is the module's forward matrix-multiply FLOPs per row (counted by "
+        "FlopCounterMode on its own inputs) at the best rate of a 2048 x 2048 float32 GEMM "
+        "in the same process; the module's GEMMs are smaller and reach less.",
+    ]
+    if ceiling < target_rate:
+        lines.append(
+            f"The {fmt_rate(target_rate)} rows/s target is above this machine's ceiling: no "
+            "implementation of this architecture reaches it here."
+        )
+    table = pipe_table(["measure", "measured", "target"], rows)
+    return "\n\n".join([title, table, " ".join(lines)])
+
+
+def pass_fail(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
 
 def train_rate(results: list[dict], model: str, n_domains: int) -> float | None:
@@ -768,6 +950,7 @@ def report(args: argparse.Namespace, results: list[dict], elapsed: float) -> str
             "Targets:\n\n" + "\n".join(f"- {line}" for line in backbone_scaling_lines(results)),
             "## All measured rows",
             markdown_table(table_rows(results)),
+            *filter(None, [predict_section(results)]),
             NOTES + f"\nTotal benchmark wall time: {elapsed:.0f} s.",
         ]
         return "\n\n".join(parts) + "\n"
@@ -777,6 +960,7 @@ def report(args: argparse.Namespace, results: list[dict], elapsed: float) -> str
         markdown_table(table_rows(results)),
         "Targets:\n\n" + "\n".join(f"- {line}" for line in target_lines(results, args.domains)),
         "\n".join(work_lines()),
+        *filter(None, [predict_section(results)]),
         NOTES + f"\nTotal benchmark wall time: {elapsed:.0f} s.",
     ]
     return "\n\n".join(parts) + "\n"
@@ -805,6 +989,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--fit-rows", type=int, help="DataFrame rows for the estimator rows; 0 skips them")
     add("--fit-epochs", type=int, help="epochs of the estimator fits (default 2)")
     add("--fit-domains", type=int, default=3, help="domains of the estimator rows")
+    add(
+        "--predict-rows",
+        type=int,
+        help="rows of the predict_proba throughput (default 100,000; 0 skips the "
+        "prediction measurement)",
+    )
+    add("--latency-calls", type=int, help="timed one-row predict_proba calls (default 1000)")
     add("--threads", type=int, help="torch.set_num_threads (default: torch's default)")
     add("--seed", type=int, default=0)
     add(

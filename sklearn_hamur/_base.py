@@ -439,12 +439,18 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         """
         check_is_fitted(self)
         X = as_frame(X, reset=False, estimator=self)
-        logits = []
-        for start in range(0, len(X), PREDICT_CHUNK_ROWS):
-            encoded = self.encoder_.transform(X.iloc[start : start + PREDICT_CHUNK_ROWS])
-            chunk = self.net_.forward(MultiDomainDataset(encoded), training=False)
-            logits.append(chunk.double().numpy())
-        return np.concatenate(logits)
+        if len(X) <= PREDICT_CHUNK_ROWS:
+            return self._chunk_logits(X)
+        chunks = range(0, len(X), PREDICT_CHUNK_ROWS)
+        return np.concatenate(
+            [self._chunk_logits(X.iloc[start : start + PREDICT_CHUNK_ROWS]) for start in chunks]
+        )
+
+    def _chunk_logits(self, X) -> np.ndarray:
+        """The float64 logits of the rows of ``X``, a frame ``as_frame`` has checked."""
+        # The encoder checks its own columns; the frame itself was checked just now.
+        encoded = self.encoder_._transform_frame(X)
+        return self.net_.predict_logits(MultiDomainDataset(encoded)).double().numpy()
 
     @fill_doc
     def predict_proba(self, X):

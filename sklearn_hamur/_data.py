@@ -99,7 +99,7 @@ class BatchIterator:
         self.generator = torch.Generator()
         if seed is not None:
             self.generator.manual_seed(int(seed))
-        else:
+        elif shuffle:  # (seeding from the OS costs a prediction's iterator more than it uses)
             self.generator.seed()
 
     def __len__(self) -> int:

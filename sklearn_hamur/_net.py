@@ -212,6 +212,24 @@ class MultiDomainNet(NeuralNetBinaryClassifier):
         with self._autocast():
             return super().infer(x, **fit_params)
 
+    def predict_logits(self, dataset: MultiDomainDataset) -> torch.Tensor:
+        """The module's output for every row of ``dataset``, on the CPU: the estimators' path.
+
+        What skorch's ``forward(dataset, training=False)`` returns, with less work per
+        call, which a one-row prediction pays in full: the module is switched to
+        evaluation mode only when a part of it is in training mode (skorch switches
+        every submodule on every call), and the batches run under
+        :func:`torch.inference_mode` instead of ``torch.no_grad``.
+        """
+        self.check_is_fitted()
+        if any(module.training for module in self.module_.modules()):
+            self._set_training(False)
+        outputs = []
+        with torch.inference_mode():
+            for X_batch, _ in self.get_iterator(dataset, training=False):
+                outputs.append(self.infer(X_batch).cpu())
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = to_tensor(y_true, device=self.device)
         loss = self.criterion_(y_pred.float(), y_true)

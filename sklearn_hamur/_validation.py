@@ -131,12 +131,16 @@ def as_frame(X, *, reset: bool, estimator) -> pd.DataFrame:
             f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) (shape="
             f"{X.shape}) while a minimum of 1 is required: X is empty."
         )
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if not reset and fitted_names is not None and X.columns.tolist() == fitted_names.tolist():
+        # The columns seen in fit, in the same order (and unique, as they were then): the
+        # checks below would find nothing, and cost more than a small prediction.
+        return X
     duplicated = X.columns[X.columns.duplicated()].unique().tolist()
     if duplicated:
         raise ValueError(
             f"X has duplicated column names {duplicated}; column names must be unique."
         )
-    fitted_names = getattr(estimator, "feature_names_in_", None)
     if (
         not reset
         and fitted_names is not None

@@ -310,7 +310,10 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
             can be split for cross-validation.
         """
         check_is_fitted(self, "domains_")
-        X = as_frame(X, reset=False, estimator=self)
+        return self._transform_frame(as_frame(X, reset=False, estimator=self))
+
+    def _transform_frame(self, X: pd.DataFrame):
+        """``transform`` of a frame that ``as_frame`` has already checked."""
         check_flat_columns(X)
         check_columns_present(X, [*self.categorical_cols_, *self.numeric_cols_], self)
         return self._encode(X, check_domain_column(X, self.domain_col))
@@ -365,10 +368,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
     def _encode_categorical(column: pd.Series, vocabulary: pd.Index, name) -> np.ndarray:
         codes, labels = category_codes(column, name)
         # Look up each distinct value once, then broadcast to the rows through the codes.
-        labels = pd.Index(labels, dtype=object)
-        table = vocabulary.get_indexer(labels)
-        table = np.where(table < 0, UNKNOWN_INDEX, table + N_RESERVED)
-        table[labels.isna()] = MISSING_INDEX  # e.g. a NaN category of a categorical dtype
+        table = vocabulary_indices(vocabulary, labels)
         # Code -1 (missing) picks the appended last entry.
         return np.append(table, MISSING_INDEX)[codes]
 
@@ -472,6 +472,33 @@ def _numeric_values(X: pd.DataFrame, columns: list) -> np.ndarray:
     for j, col in enumerate(columns):
         values[:, j] = _numeric_column(X[col], col)
     return values
+
+
+#: Up to this many distinct values in a column (a one-row prediction has one), each is
+#: looked up on its own in the vocabulary's hash table: building an Index of them for
+#: ``get_indexer`` costs more than the lookups. Both give the same indices.
+FEW_LABELS = 8
+
+
+def vocabulary_indices(vocabulary: pd.Index, labels: list) -> np.ndarray:
+    """The index of each canonical label: its position in ``vocabulary`` plus
+    ``N_RESERVED``, ``UNKNOWN_INDEX`` when it is not there, ``MISSING_INDEX`` for None."""
+    if len(labels) <= FEW_LABELS and vocabulary.is_unique:
+        return np.array([_vocabulary_index(vocabulary, label) for label in labels], np.intp)
+    labels = pd.Index(labels, dtype=object)
+    table = vocabulary.get_indexer(labels)
+    table = np.where(table < 0, UNKNOWN_INDEX, table + N_RESERVED)
+    table[labels.isna()] = MISSING_INDEX  # e.g. a NaN category of a categorical dtype
+    return table
+
+
+def _vocabulary_index(vocabulary: pd.Index, label) -> int:
+    if pd.isna(label):
+        return MISSING_INDEX
+    try:
+        return vocabulary.get_loc(label) + N_RESERVED
+    except KeyError:
+        return UNKNOWN_INDEX
 
 
 def sorted_unique(values: pd.Series) -> np.ndarray:
@@ -592,7 +619,11 @@ def category_codes(column: pd.Series, name) -> tuple[np.ndarray, list]:
     if pd.api.types.is_object_dtype(dtype):
         if pd.api.types.infer_dtype(column, skipna=True) not in UNIFORM_KINDS:
             return _codes_by_type(column.to_numpy(), name)
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    # Of a numpy dtype, factorize the array: Series.factorize does the same, then wraps the
+    # uniques in an Index, which costs more than the rest for a few rows.
+    numpy_values = isinstance(dtype, np.dtype) and dtype.kind in "iufbO"
+    values = column.to_numpy() if numpy_values else column
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     return codes, _canonical_labels(uniques, name)
 
 

@@ -128,3 +128,28 @@ def test_input_is_not_modified():
     before = X.copy()
     MultiDomainEncoder(categorical_cols=["c"]).fit(X).transform(X)
     pd.testing.assert_frame_equal(X, before)
+
+
+def test_a_row_alone_is_encoded_as_inside_a_frame_of_many_categories():
+    # A few distinct values are looked up one by one (FEW_LABELS), many through one
+    # Index: both ways give every dtype's codes, unseen and missing values alike.
+    rng = np.random.default_rng(0)
+    n = 120
+    X = pd.DataFrame(
+        {
+            "domain": rng.choice(["a", "b"], n),
+            "i": rng.integers(0, 20, n),
+            "f": np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 9, n) / 2),
+            "b": rng.random(n) < 0.5,
+            "o": pd.Series(rng.choice(np.array(["x", None, 1, 1.0, True, 2.5], object), n)),
+            "s": pd.Series(rng.choice(["u", "v", None], n), dtype="string"),
+            "c": pd.Categorical(rng.choice(["p", "q", "r"], n)),
+            "I": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 4, n)), "Int64"),
+        }
+    )
+    X.loc[90:, "i"] = np.arange(100, 130)  # unseen in fit
+    enc = MultiDomainEncoder(categorical_cols=list(X.columns[1:])).fit(X.iloc[:60])
+    whole = enc.transform(X)["x_cat"]
+    assert (whole == UNKNOWN_INDEX).any() and (whole == MISSING_INDEX).any()
+    rows = np.vstack([enc.transform(X.iloc[[k]])["x_cat"] for k in range(n)])
+    np.testing.assert_array_equal(rows, whole)
