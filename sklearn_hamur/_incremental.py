@@ -139,11 +139,8 @@ class IncrementalTrainingMixin:
             )
         check_known_domains(encoder, X)
         encoded = encoder.transform(X)
-        self.encoder_, self.domains_, self.n_domains_ = (
-            encoder,
-            encoder.domains_,
-            len(encoder.domains_),
-        )
+        self.encoder_ = encoder
+        self.domains_, self.n_domains_ = encoder.domains_, len(encoder.domains_)
         self._train_one_epoch(MultiDomainDataset(encoded, labels, sample_weight))
 
     def _trains_in_place(self) -> bool:
