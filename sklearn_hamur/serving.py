@@ -12,191 +12,29 @@ a serving process need not install torch.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
-import math
-import re
-from collections.abc import Mapping, Set
-from decimal import Decimal
-from numbers import Integral, Real
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from ._cells import (
+    canonical_category,
+    category_labels,
+    column_values,
+    distinct,
+    domain_key,
+    from_json,
+    is_missing,
+    numeric_values,
+    plain,
+)
 
 #: The layout this module reads (``encoder.json``'s ``format`` and ``format_version``).
 FORMAT = "sklearn-hamur-export"
 FORMAT_VERSION = 1
 ENCODER_FILE = "encoder.json"
-
-#: Cells of these types are not categories (as in ``MultiDomainEncoder``).
-_CONTAINERS = (list, tuple, dict, Mapping, Set, np.ndarray)
-#: What ``pandas.to_numeric`` parses in a string: a decimal number or an infinity.
-_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.I | re.A)
-
-
-def _pandas():
-    """pandas when it is installed, else None (imported only when needed)."""
-    try:
-        import pandas
-    except ImportError:
-        return None
-    return pandas
-
-
-def _is_missing(value) -> bool:
-    """Whether ``value`` is missing as ``pandas.isna`` sees a scalar."""
-    if value is None:
-        return True
-    if isinstance(value, float | np.floating):
-        return math.isnan(value)
-    if isinstance(value, np.datetime64 | np.timedelta64):
-        return bool(np.isnat(value))
-    if isinstance(value, Decimal):
-        return value.is_nan()
-    if isinstance(value, complex | np.complexfloating):
-        return math.isnan(value.real) or math.isnan(value.imag)
-    return type(value).__name__ in ("NAType", "NaTType")  # pandas.NA and pandas.NaT
-
-
-def _is_container(value) -> bool:
-    return isinstance(value, _CONTAINERS) or (
-        type(value).__module__.startswith("pandas")
-        and type(value).__name__ in ("Series", "DataFrame", "Index")
-    )
-
-
-def canonical_category(value) -> str | None:
-    """The category of one value, as :func:`sklearn_hamur.encoder.canonical_category`.
-
-    A string is itself; a boolean ``"True"`` or ``"False"``; an integer, or a float or
-    ``Decimal`` equal to one, that integer's digits; another float its shortest
-    ``repr``; a timestamp its pandas string (in UTC when it has a time zone); anything
-    else hashable its ``str``; a missing value ``None``. Lists, tuples, dicts, sets and
-    arrays raise a TypeError. Without pandas, a date with a time is formatted as pandas
-    does, and a ``numpy.datetime64`` or a duration raises an ImportError.
-
-    Parameters
-    ----------
-    value : object
-        One cell of a categorical column.
-
-    Returns
-    -------
-    str or None
-        The canonical string, or ``None`` for a missing value.
-
-    See Also
-    --------
-    sklearn_hamur.encoder.canonical_category : The training encoder's, which this equals.
-
-    Examples
-    --------
-    >>> from sklearn_hamur.serving import canonical_category
-    >>> [canonical_category(v) for v in (1, 1.0, "1", True, 2.5, "a", float("nan"))]
-    ['1', '1', '1', 'True', '2.5', 'a', None]
-    """
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bool | np.bool_):
-        return "True" if value else "False"
-    if _is_container(value):
-        raise TypeError(f"a {type(value).__name__} is not a category")
-    if _is_missing(value):
-        return None
-    if isinstance(value, datetime.datetime | np.datetime64):
-        return _timestamp_label(value)
-    if isinstance(value, datetime.timedelta | np.timedelta64):  # before Integral: see numpy
-        return str(_require_pandas("a duration").Timedelta(value))
-    if isinstance(value, Integral):
-        return str(int(value))
-    if isinstance(value, Decimal):
-        if value.is_finite() and value == value.to_integral_value():
-            return str(int(value))
-        return repr(float(value))
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return str(int(number)) if number.is_integer() else repr(number)
-    return str(value)
-
-
-def _require_pandas(what: str):
-    pandas = _pandas()
-    if pandas is None:
-        raise ImportError(
-            f"Encoding {what} as a category needs pandas, which formats it as in training; "
-            "install pandas, or send the category as the string the training data held."
-        )
-    return pandas
-
-
-def _timestamp_label(value) -> str:
-    pandas = _pandas()
-    if pandas is not None:
-        stamp = pandas.Timestamp(value)
-        return str(stamp if stamp.tzinfo is None else stamp.tz_convert("UTC"))
-    if isinstance(value, np.datetime64):
-        _require_pandas("a numpy.datetime64")
-    if value.tzinfo is not None and value.utcoffset() is not None:
-        value = value.astimezone(datetime.UTC)
-    return str(value)  # pandas' format for a Python datetime
-
-
-def _labels(uniques: np.ndarray, name) -> list:
-    """The canonical labels of distinct values (vectorised for numbers, as the encoder)."""
-    kind = uniques.dtype.kind
-    if kind in "iu":
-        return [str(v) for v in uniques.tolist()]
-    if kind == "b":
-        return np.where(uniques, "True", "False").tolist()
-    if kind == "U":
-        return uniques.tolist()
-    try:
-        return [canonical_category(v) for v in uniques]
-    except TypeError as exc:
-        raise TypeError(
-            f"Categorical column {name!r} holds cells that are not single values ({exc}); "
-            "each cell must be a string, number, boolean, date or missing."
-        ) from None
-
-
-def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(uniques, inverse)`` of a column: sorted for numbers and strings, else by identity."""
-    if values.dtype.kind in "biufUSMm":
-        uniques, inverse = np.unique(values, return_inverse=True)
-        return uniques, inverse.reshape(-1)
-    # Objects: by type and value, so 1, 1.0 and True stay apart (their labels differ).
-    index: dict = {}
-    inverse = np.empty(len(values), dtype=np.intp)
-    uniques = []
-    for i, value in enumerate(values):
-        try:
-            key = (type(value), value)
-            code = index.get(key)
-        except TypeError:  # unhashable: a list or dict cell, reported by _labels
-            key, code = None, None
-        if code is None:
-            code = len(uniques)
-            uniques.append(value)
-            if key is not None and not _is_missing(value):
-                index[key] = code
-        inverse[i] = code
-    array = np.empty(len(uniques), dtype=object)
-    array[:] = uniques
-    return array, inverse
-
-
-def _column_values(column) -> np.ndarray:
-    """A column (list, array, pandas / polars Series) as a 1-D numpy array."""
-    if isinstance(column, np.ndarray):
-        return column.reshape(-1) if column.ndim != 1 else column
-    to_numpy = getattr(column, "to_numpy", None)
-    if callable(to_numpy):
-        values = np.asarray(to_numpy())
-    else:
-        values = np.empty(len(column), dtype=object)  # lists: every cell as it is
-        values[:] = list(column)
-    return values.reshape(-1)
 
 
 class ExportedModel:
@@ -215,9 +53,9 @@ class ExportedModel:
     path : str or path-like
         The folder ``export`` wrote (``model.onnx`` and ``encoder.json``).
     n_threads : int, default=None
-        onnxruntime's intra-op threads (None: onnxruntime's default, every core).
+        The intra-op threads of onnxruntime (None: its default, every core).
     providers : list of str, default=None
-        onnxruntime execution providers (None: ``["CPUExecutionProvider"]``).
+        The execution providers of onnxruntime (None: ``["CPUExecutionProvider"]``).
 
     Attributes
     ----------
@@ -274,16 +112,16 @@ class ExportedModel:
             )
         self.spec = spec
         self.session = _session(model, n_threads, providers)
-        self.classes_ = [_from_json(c) for c in spec["classes"]]
+        self.classes_ = [from_json(c) for c in spec["classes"]]
         domain = spec["domain"]
-        self.domain_col = _from_json(domain["column"])
-        self.domains_ = [_from_json(d) for d in domain["values"]]
+        self.domain_col = from_json(domain["column"])
+        self.domains_ = [from_json(d) for d in domain["values"]]
         self.handle_unknown_domain = domain["handle_unknown"]
         self._unknown_domain = int(domain["unknown_index"])
         self._domain_codes = _domain_table(self.domains_)
         categorical, numeric = spec["categorical"], spec["numeric"]
-        self.categorical_cols_ = [_from_json(c) for c in categorical["columns"]]
-        self.numeric_cols_ = [_from_json(c) for c in numeric["columns"]]
+        self.categorical_cols_ = [from_json(c) for c in categorical["columns"]]
+        self.numeric_cols_ = [from_json(c) for c in numeric["columns"]]
         first = int(categorical["first_index"])
         self._vocabularies = [
             {label: first + i for i, label in enumerate(vocabulary)}
@@ -321,7 +159,7 @@ class ExportedModel:
             x_cat[:, j] = self._encode_categorical(columns[col], vocabulary, col)
         x_num = np.empty((n_rows, len(self.numeric_cols_)), dtype=np.float64)
         for j, col in enumerate(self.numeric_cols_):
-            x_num[:, j] = _numeric_values(columns[col], col)
+            x_num[:, j] = numeric_values(columns[col], col)
         with np.errstate(over="ignore", invalid="ignore"):
             x_num = (x_num - self._means) / self._scales
         x_num = np.nan_to_num(x_num, nan=self._missing_value)
@@ -344,7 +182,7 @@ class ExportedModel:
                 f"Column(s) {missing} that the model was trained on are missing from X; X "
                 f"has columns {list(X)[:20]}."
             )
-        columns = {col: _column_values(X[col]) for col in needed}
+        columns = {col: column_values(X[col]) for col in needed}
         lengths = {col: len(values) for col, values in columns.items()}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"The columns of X have different lengths: {lengths}.")
@@ -354,19 +192,19 @@ class ExportedModel:
         return columns, n_rows
 
     def _encode_categorical(self, values: np.ndarray, vocabulary: dict, name) -> np.ndarray:
-        uniques, inverse = _distinct(values)
+        uniques, inverse = distinct(values)
         table = np.array(
             [
                 self._missing_index if label is None else vocabulary.get(label, self._unknown_index)
-                for label in _labels(uniques, name)
+                for label in category_labels(uniques, name)
             ],
             dtype=np.int64,
         )
         return table[inverse]
 
     def _encode_domain(self, values: np.ndarray) -> np.ndarray:
-        uniques, inverse = _distinct(values)
-        missing = [i for i, value in enumerate(uniques) if _is_missing(value)]
+        uniques, inverse = distinct(values)
+        missing = [i for i, value in enumerate(uniques) if is_missing(value)]
         if missing:
             n = int(np.isin(inverse, missing).sum())
             raise ValueError(
@@ -376,7 +214,7 @@ class ExportedModel:
         codes = np.array([self._domain_code(value) for value in uniques], dtype=np.int64)
         unknown = codes < 0
         if unknown.any() and self.handle_unknown_domain == "error":
-            values = [_plain(v) for v in uniques[unknown][:5]]
+            values = [plain(v) for v in uniques[unknown][:5]]
             raise ValueError(
                 f"Column {self.domain_col!r} holds domain value(s) {values} not seen in fit "
                 f"(known: {self.domains_}). Export a model with handle_unknown_domain="
@@ -386,7 +224,7 @@ class ExportedModel:
 
     def _domain_code(self, value) -> int:
         try:
-            return self._domain_codes.get(_domain_key(value), -1)
+            return self._domain_codes.get(domain_key(value), -1)
         except TypeError:  # unhashable
             return -1
 
@@ -461,9 +299,9 @@ def load_exported(path, *, n_threads=None, providers=None) -> ExportedModel:
     path : str or path-like
         The folder with ``model.onnx`` and ``encoder.json``.
     n_threads : int, default=None
-        onnxruntime's intra-op threads (None: onnxruntime's default).
+        The intra-op threads of onnxruntime (None: its default, every core).
     providers : list of str, default=None
-        onnxruntime execution providers (None: ``["CPUExecutionProvider"]``).
+        The execution providers of onnxruntime (None: ``["CPUExecutionProvider"]``).
 
     Returns
     -------
@@ -577,100 +415,11 @@ class _FrameColumns(Mapping):
         return name in self.names
 
 
-def _numeric_values(values: np.ndarray, name) -> np.ndarray:
-    """A numeric column as float64, NaN for missing values, as ``pandas.to_numeric``."""
-    kind = values.dtype.kind
-    if kind in "biuf":
-        numbers = values.astype(np.float64)
-    elif kind in "OUS":
-        numbers = np.array([_number(value, name) for value in values], dtype=np.float64)
-    else:
-        raise ValueError(f"Numeric column {name!r} has dtype {values.dtype}; expected numbers.")
-    if np.isinf(numbers).any():
-        raise ValueError(
-            f"Numeric column {name!r} holds infinite values; replace them with finite "
-            "numbers or NaN (missing values are imputed with the training mean)."
-        )
-    return numbers
-
-
-def _number(value, name) -> float:
-    if _is_missing(value):
-        return math.nan
-    if isinstance(value, bool | np.bool_ | Real | Decimal) and not isinstance(
-        value, np.datetime64 | np.timedelta64
-    ):
-        return float(value)
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return math.nan
-        if _NUMBER.fullmatch(text):
-            return float(text)
-    raise ValueError(
-        f"Numeric column {name!r} holds non-numeric values such as {value!r}; send numbers "
-        "(or numeric strings), as in training."
-    )
-
-
-def _domain_key(value):
-    """A domain value as a dict key that matches as ``pandas.Index.get_indexer`` does."""
-    if isinstance(value, np.datetime64 | np.timedelta64):
-        pandas = _pandas()  # whose Timestamp hashes as the datetime it equals
-        if pandas is not None:
-            return (
-                pandas.Timestamp(value)
-                if isinstance(value, np.datetime64)
-                else (pandas.Timedelta(value))
-            )
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _domain_table(domains: list) -> dict:
     table: dict = {}
     for i, value in enumerate(domains):
-        table.setdefault(_domain_key(value), i)
+        table.setdefault(domain_key(value), i)
     return table
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
-_FROM_TAG = {
-    "tuple": lambda v: tuple(_from_json(x) for x in v),
-    "Decimal": Decimal,
-    "datetime": datetime.datetime.fromisoformat,
-    "date": datetime.date.fromisoformat,
-    "timedelta": lambda v: datetime.timedelta(days=v[0], seconds=v[1], microseconds=v[2]),
-    "datetime64": lambda v: np.datetime64(int(v[0]), v[1]),
-    "timedelta64": lambda v: np.timedelta64(int(v[0]), v[1]),
-}
-
-
-def _from_json(data):
-    """A value ``sklearn_hamur._json_values.to_json`` wrote (pandas only for its types)."""
-    if isinstance(data, list):
-        return [_from_json(v) for v in data]
-    if not isinstance(data, dict):
-        return data
-    name, value = data.get("$type"), data.get("value")
-    if name == "Timestamp":
-        pandas = _pandas()
-        return pandas.Timestamp(value) if pandas else datetime.datetime.fromisoformat(value)
-    if name == "Timedelta":
-        pandas = _pandas()
-        if pandas:
-            return pandas.Timedelta(int(value), unit="ns")
-        return datetime.timedelta(microseconds=int(value) // 1000)
-    if name not in _FROM_TAG:
-        raise ValueError(f"unknown stored value {data!r} in {ENCODER_FILE}")
-    return _FROM_TAG[name](value)
 
 
 __all__ = ["ExportedModel", "canonical_category", "load_exported"]

@@ -22,6 +22,7 @@ PUBLIC_MODULES = (
     "sklearn_hamur.metrics",
     "sklearn_hamur.model_selection",
     "sklearn_hamur.plot",
+    "sklearn_hamur.serving",
     "sklearn_hamur.modules",
     "sklearn_hamur.modules.backbones",
 )
