@@ -150,6 +150,21 @@ def test_a_failed_encoder_chunk_changes_nothing_and_names_the_column():
     assert {name: value for name, value in vars(encoder).items()} == before  # same objects
 
 
+def test_record_batches_stream_straight_in(stream):
+    pa = pytest.importorskip("pyarrow")
+    X_train, y_train, X_test, *_ = stream
+    batches = pa.Table.from_pandas(X_train, preserve_index=False).to_batches(max_chunksize=1000)
+    encoder = MultiDomainEncoder()
+    for batch in batches:
+        encoder.partial_fit(batch)
+    reference = streamed_encoder(X_train)
+    assert encoder.cardinalities_ == reference.cardinalities_
+    clf = MultiDomainClassifier(encoder=encoder, **SMALL)
+    for batch, (_, y_chunk) in zip(batches, chunks_of(X_train, y_train)):
+        clf.partial_fit(batch, y_chunk, classes=[0, 1])
+    assert len(clf.history_) == 4 and clf.predict_proba(X_test).shape == (2000, 2)
+
+
 def test_inputs_are_not_modified(stream):
     X_train, y_train, *_, encoder = stream
     X_copy, y_copy = X_train.copy(), y_train.copy()
