@@ -151,9 +151,14 @@ def category_labels(uniques: np.ndarray, name) -> list:
         ) from None
 
 
+#: Up to this many cells (a request of one row has one), a typed column is deduplicated
+#: cell by cell, as objects: ``numpy.unique`` costs more than the loop. Same labels.
+FEW_CELLS = 16
+
+
 def distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(uniques, inverse)`` of a column: sorted for numbers and strings, else by identity."""
-    if values.dtype.kind in "biufUSMm":
+    if values.dtype.kind in "biufUSMm" and len(values) > FEW_CELLS:
         uniques, inverse = np.unique(values, return_inverse=True)
         return uniques, inverse.reshape(-1)
     # Objects: by type and value, so 1, 1.0 and True stay apart (their labels differ).

@@ -241,17 +241,25 @@ def _check_graph(model: bytes, module: ServingModule, estimator, onnxruntime) ->
     options.intra_op_num_threads = 1
     session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     feed = dict(zip(INPUT_NAMES, (x_cat.numpy(), x_num.numpy(), domain.numpy())))
-    got = session.run(["logit"], feed)[0]
-    worst = float(np.max(np.abs(got - expected) / np.maximum(1.0, np.abs(expected))))
-    if not worst <= CHECK_TOLERANCE:
-        raise ValueError(
-            f"backbone={estimator.backbone!r} cannot be exported to ONNX: the traced graph "
-            f"does not compute what the module does (their logits differ by up to "
-            f"{worst:.3g} on probe rows, tolerance {CHECK_TOLERANCE}). Its forward has "
-            "control flow or Python values that depend on the data, which a trace fixes to "
-            "the example rows'; compute them with tensor operations only (see "
-            "sklearn_hamur.modules.export_formulation). Nothing was written."
+    try:
+        got = session.run(["logit"], feed)[0]
+    except Exception as exc:  # onnxruntime's own error types
+        problem = f"the traced graph fails on probe rows ({exc})"
+    else:
+        worst = float(np.max(np.abs(got - expected) / np.maximum(1.0, np.abs(expected))))
+        if worst <= CHECK_TOLERANCE:
+            return
+        problem = (
+            "the traced graph does not compute what the module does (their logits differ "
+            f"by up to {worst:.3g} on probe rows, tolerance {CHECK_TOLERANCE})"
         )
+    raise ValueError(
+        f"backbone={estimator.backbone!r} cannot be exported to ONNX: {problem}. Its "
+        "forward has control flow or Python values that depend on the data (a shape, a "
+        "branch), which a trace fixes to the example rows'; compute them with tensor "
+        "operations only (see sklearn_hamur.modules.export_formulation). Nothing was "
+        "written."
+    )
 
 
 def encoder_spec(estimator, model_sha256: str) -> dict:

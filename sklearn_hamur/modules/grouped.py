@@ -180,9 +180,13 @@ def every_domain_matmul(
     """
     n_groups, d_in, d_out = weight.shape
     side_by_side = weight.transpose(0, 1).reshape(d_in, n_groups * d_out)
-    every = (x @ side_by_side).view(-1, n_groups, d_out)
-    index = domain.view(-1, 1, 1).expand(-1, 1, d_out)
-    return every.gather(1, index).squeeze(1)
+    # Row i's products with every domain are rows i * n_groups .. of the flat view: one
+    # row gather (no index of the output's size to build). The positions come from the
+    # data, not from x.shape, which a trace may fix to the example's size.
+    every = (x @ side_by_side).view(-1, d_out)
+    position = torch.ones_like(domain).cumsum(0) - 1
+    rows = position * n_groups + domain
+    return every.index_select(0, rows)
 
 
 def grouped_linear(
