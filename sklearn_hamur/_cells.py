@@ -58,7 +58,7 @@ def is_container(value) -> bool:
 
 
 def canonical_category(value) -> str | None:
-    """The category of one value, as :func:`sklearn_hamur.encoder.canonical_category`.
+    """The category of one value, as the training encoder's ``canonical_category``.
 
     A string is itself; a boolean ``"True"`` or ``"False"``; an integer, or a float or
     ``Decimal`` equal to one, that integer's digits; another float its shortest
@@ -79,7 +79,7 @@ def canonical_category(value) -> str | None:
 
     See Also
     --------
-    sklearn_hamur.encoder.canonical_category : The training encoder's, which this equals.
+    sklearn_hamur.MultiDomainEncoder : Looks up categories by this same canonical form.
 
     Examples
     --------

@@ -24,7 +24,7 @@ def export_formulation() -> Iterator[None]:
     :func:`~sklearn_hamur.modules.segment_matmul` multiplies each row by every domain's
     matrix and keeps its own domain's product. Nothing is sorted, no grouped matrix
     multiply runs, the host never waits for the device and no shape depends on the data:
-    the form that :func:`torch.onnx.export` traces into a graph (see
+    the form that ``torch.onnx.export`` traces into a graph (see
     ``HAMURClassifier.export``). The results equal the sorted computation's to float
     rounding, in training and evaluation; the per-domain products cost ``n_domains``
     times as much.
