@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import platform
 import resource
@@ -413,10 +414,9 @@ def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
 def module_flops_per_row(module, encoded: dict, n_rows: int = 256) -> float:
     """Forward FLOPs per row of ``module`` on encoded rows, counted by FlopCounterMode."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
     tensors = {key: torch.as_tensor(value[:n_rows]) for key, value in encoded.items()}
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+    with flop_counter() as counter, torch.inference_mode():
         module(**tensors)
     return counter.get_total_flops() / len(tensors["domain"])
 
@@ -913,16 +913,30 @@ NOTES = """\
 """
 
 
+def grouped_mm_flops(a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of ``torch._grouped_mm`` (each row of ``a`` by its group's matrix of ``b``)."""
+    return 2 * math.prod(out_shape) * a_shape[-1]
+
+
+def flop_counter():
+    """torch's FlopCounterMode, also counting ``_grouped_mm`` (which it does not know)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    grouped_mm = getattr(torch.ops.aten, "_grouped_mm", None)
+    custom = {} if grouped_mm is None else {grouped_mm: grouped_mm_flops}
+    return FlopCounterMode(display=False, custom_mapping=custom)
+
+
 def matmul_flops_per_row(model: str, n_domains: int = 3, n_rows: int = 256) -> float:
     """Forward matrix-multiply FLOPs per row, counted by torch's FlopCounterMode."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
     torch.manual_seed(0)
     module = build_module(model, n_domains).eval()
     x_cat = torch.stack([torch.randint(0, c, (n_rows,)) for c in FIELDS.values()], 1)
     domain = torch.arange(n_rows) % n_domains
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
+    with flop_counter() as counter, torch.no_grad():
         module(x_cat, torch.zeros(n_rows, 0), domain)
     return counter.get_total_flops() / n_rows
 
