@@ -242,7 +242,10 @@ def test_canonical_category_equals_the_encoders(value):
     assert serving.canonical_category(value) == training_encoder.canonical_category(value)
 
 
-@pytest.mark.parametrize("value", [[1], (1,), {"a": 1}, {1}, frozenset({1}), np.array([1]), pd.Series([1])])
+CONTAINERS = [[1], (1,), {"a": 1}, {1}, frozenset({1}), np.array([1]), pd.Series([1])]
+
+
+@pytest.mark.parametrize("value", CONTAINERS, ids=repr)
 def test_containers_are_not_categories(value):
     for canonical in (serving.canonical_category, training_encoder.canonical_category):
         with pytest.raises(TypeError, match="is not a category"):
