@@ -149,9 +149,10 @@ def export_estimator(estimator, path, *, format="onnx") -> Path:
 
 
 def _warn_about_precision(estimator) -> None:
-    if estimator.precision != "32":
+    precision = getattr(estimator.net_, "precision", estimator.precision)  # as predicted
+    if precision != "32":
         warnings.warn(
-            f"precision={estimator.precision!r}: the exported graph computes in float32 "
+            f"precision={precision!r}: the exported graph computes in float32 "
             "with the float32 weights, while predict_proba runs under autocast; their "
             "predictions differ by the autocast rounding (about 1e-3).",
             UserWarning,
