@@ -87,7 +87,7 @@ def segment_matmul(
 ) -> torch.Tensor:
     """Row-wise ``x[i] @ weight[domain[i]]`` for rows sorted by domain.
 
-    One call of torch's grouped matrix multiply (:func:`torch.nn.functional.grouped_mm`)
+    One call of torch's grouped matrix multiply (``torch.nn.functional.grouped_mm``)
     over the domains' segments of rows, with the widths zero-padded to its 16-byte
     alignment where needed; a single parameter set is one plain matrix product. On a
     torch without grouped_mm each segment is multiplied in turn.

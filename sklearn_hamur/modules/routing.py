@@ -88,7 +88,7 @@ class DomainGroups:
         Rows per domain (int64, on the rows' device).
     offsets : torch.Tensor of shape (n_domains,)
         End of each domain's segment of rows (int32 cumulative counts, on the rows'
-        device), as :func:`torch.nn.functional.grouped_mm` takes them.
+        device), as ``torch.nn.functional.grouped_mm`` takes them.
     n_domains : int
         Number of domains.
     rows_sorted : bool
