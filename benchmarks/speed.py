@@ -439,7 +439,8 @@ def measure_predict(job: dict) -> dict:
     ``latency_calls`` one-row DataFrames (after 20 untimed calls), then all
     ``predict_rows`` rows at once (median of 3). The module rows time
     ``module(**encoded)`` under ``torch.inference_mode`` on the encoded rows, one row at
-    a time and in batches of ``batch_size``.
+    a time and in batches of ``batch_size``. Each estimator measurement alternates with
+    the module's (call by call, repeat by repeat), so a change of load hits both alike.
     """
     import torch
 
@@ -447,21 +448,29 @@ def measure_predict(job: dict) -> dict:
     X, y = make_frame(job["fit_rows"], job["n_domains"], job["seed"])
     estimator = build_estimator("fit_hamur", job).set_params(backbone="mlp").fit(X, y)
     X_new, _ = make_frame(job["predict_rows"], job["n_domains"], job["seed"] + 1)
-    rows = [X_new.iloc[[i % len(X_new)]] for i in range(job["latency_calls"])]
-    latency_ms(estimator.predict_proba, rows[:20])
-    one_row = latency_ms(estimator.predict_proba, rows)
-    estimator.predict_proba(X_new.iloc[:4096])
-    batch = timed_rates(lambda: estimator.predict_proba(X_new), len(X_new), 3)
-
+    rows = [X_new.iloc[[i % len(X_new)]] for i in range(20 + job["latency_calls"])]
     module = estimator.net_.module_.eval()
     encoded = {k: torch.as_tensor(v) for k, v in estimator.encoder_.transform(X_new).items()}
     size = job["batch_size"]
     batches = [{k: v[i : i + size] for k, v in encoded.items()} for i in range(0, len(X_new), size)]
     singles = [{k: v[i : i + 1] for k, v in encoded.items()} for i in range(len(rows))]
-    with torch.inference_mode():
-        latency_ms(lambda x: module(**x), singles[:20])
-        module_one_row = latency_ms(lambda x: module(**x), singles)
-        module_batch = timed_rates(lambda: [module(**x) for x in batches], len(X_new), 3)
+
+    def module_forward(x):
+        with torch.inference_mode():
+            return module(**x)
+
+    one_row, module_one_row = [], []
+    for i, (row, single) in enumerate(zip(rows, singles)):
+        estimator_ms = latency_ms(estimator.predict_proba, [row])
+        module_ms = latency_ms(module_forward, [single])
+        if i >= 20:  # the first 20 calls warm up
+            one_row += estimator_ms
+            module_one_row += module_ms
+    estimator.predict_proba(X_new.iloc[:4096])
+    batch, module_batch = [], []
+    for _ in range(3):
+        batch += timed_rates(lambda: estimator.predict_proba(X_new), len(X_new), 1)
+        module_batch += timed_rates(lambda: [module_forward(x) for x in batches], len(X_new), 1)
     return {
         "params": sum(p.numel() for p in module.parameters()),
         "latency_ms": one_row,
