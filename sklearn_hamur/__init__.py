@@ -9,6 +9,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._compare import compare, make_baselines, plot_comparison
+    from ._distributed import even_chunks, rank_shard
     from .encoder import MultiDomainEncoder
     from .hamur import HAMURClassifier
     from .multi_domain import MultiDomainClassifier
@@ -23,6 +24,8 @@ _PROVIDERS = {
     "compare": "._compare",
     "make_baselines": "._compare",
     "plot_comparison": "._compare",
+    "even_chunks": "._distributed",
+    "rank_shard": "._distributed",
 }
 
 
@@ -44,6 +47,8 @@ __all__ = [
     "MultiDomainEncoder",
     "__version__",
     "compare",
+    "even_chunks",
     "make_baselines",
     "plot_comparison",
+    "rank_shard",
 ]

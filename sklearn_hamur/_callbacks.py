@@ -113,8 +113,9 @@ class StopOnNonFiniteLoss(Callback):
     """Stop training with a clear error once the training loss is NaN or infinite."""
 
     def on_epoch_end(self, net, **kwargs) -> None:
-        loss = net.history[-1, "train_loss"]
-        if not math.isfinite(loss):
+        # None when the epoch had no row of its own (a data-parallel empty chunk).
+        loss = net.history[-1].get("train_loss")
+        if loss is not None and not math.isfinite(loss):
             epoch = net.history[-1, "epoch"]
             raise FloatingPointError(
                 f"The training loss became {loss} in epoch {epoch}. Lower the learning rate "

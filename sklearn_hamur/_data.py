@@ -77,6 +77,9 @@ class BatchIterator:
         (``X["domain_counts"]``, a CPU tensor), so the model can split the batch by
         domain without a host-device synchronisation. Only for training batches, whose
         row order does not matter.
+    n_domains : int or None, default=None
+        The number of domains the counts cover (the module's); None: those of the
+        dataset, up to its largest domain.
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class BatchIterator:
         seed=None,
         device=None,
         presort_domains: bool = False,
+        n_domains: int | None = None,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
@@ -95,7 +99,9 @@ class BatchIterator:
         self.device = None if device is None else torch.device(device)
         self.presort_domains = presort_domains
         domain = dataset.X["domain"]
-        self.n_domains = int(domain.max()) + 1 if presort_domains and len(domain) else 0
+        if n_domains is None:
+            n_domains = int(domain.max()) + 1 if presort_domains and len(domain) else 0
+        self.n_domains = n_domains
         self.generator = torch.Generator()
         if seed is not None:
             self.generator.manual_seed(int(seed))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import os
 import warnings
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -14,10 +17,18 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d
 
 from ._callbacks import training_state
 from ._data import MultiDomainDataset
-from ._distributed import plain_module, resolve_device
+from ._distributed import (
+    StepPlan,
+    data_parallel,
+    gather_objects,
+    plain_module,
+    process_device,
+    resolve_device,
+    world,
+)
 from ._net import fit_threads, isolated_torch_state
 from ._validation import as_frame
-from .encoder import frozen_copy
+from .encoder import frozen_copy, padding_rows
 
 
 class IncrementalTrainingMixin:
@@ -75,10 +86,14 @@ class IncrementalTrainingMixin:
             Without an encoder (the message says how to fit one), with an unfitted one,
             for domains or labels it does not know, for ``classes`` missing on the first
             call or changed later, and for a chunk whose columns differ from the first.
+            Under torchrun, also when the processes' encoders or classes differ.
+        RuntimeError
+            Under torchrun, on the other processes when the call failed on one.
 
         See Also
         --------
         sklearn_hamur.MultiDomainEncoder.partial_fit : Fit the encoder over the chunks.
+        sklearn_hamur.MultiDomainEncoder.all_reduce : Merge the encoders under torchrun.
 
         Notes
         -----
@@ -87,7 +102,22 @@ class IncrementalTrainingMixin:
         checkpoint already written stays on disk). With an integer ``random_state``,
         the same calls on the same chunks give the same model; the first call on a new
         estimator equals ``fit`` with ``max_epochs=1`` and ``early_stopping=False`` on
-        the same rows and encoder. Under ``torchrun`` it is not supported yet.
+        the same rows and encoder.
+
+        Under ``torchrun`` it trains data-parallel without any process holding the
+        whole data set: each process passes its own chunk (of its own files or row
+        groups, :func:`~sklearn_hamur.rank_shard`), which is not sharded again, with
+        an encoder merged across the processes
+        (:meth:`MultiDomainEncoder.all_reduce`; encoders that differ are an error
+        naming it). The module is wrapped in DDP, which starts every call from rank
+        0's weights; each step averages the gradients of ``batch_size / world_size``
+        rows per process, weighted by rows, and the processes agree on the number of
+        steps: one whose chunk gives fewer batches steps with the others on padding
+        rows without gradient, so after each call every process holds the same
+        weights and optimizer state. It is a collective call: every process must make
+        as many calls (:func:`~sklearn_hamur.even_chunks` pads the shorter streams
+        with empty chunks, which are accepted under ``torchrun``). Rank 0 alone writes
+        the checkpoint; an error on one process is raised on all of them.
 
         Examples
         --------
@@ -123,25 +153,65 @@ class IncrementalTrainingMixin:
     def _partial_fit(self, X, y, classes, sample_weight) -> None:
         """Train one epoch on the chunk; ``partial_fit`` rolls back if this raises."""
         self._check_params()
-        name = type(self).__name__
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            raise NotImplementedError(
-                f"{name}.partial_fit under torchrun is not supported yet: call fit, which "
-                "trains data-parallel, or run partial_fit in a single process."
-            )
+            self._partial_fit_data_parallel(X, y, classes, sample_weight)
+        else:
+            self._train_one_epoch(self._chunk_dataset(X, y, classes, sample_weight))
+
+    def _chunk_dataset(self, X, y, classes, sample_weight) -> MultiDomainDataset:
+        """The chunk checked and encoded; sets ``encoder_``, ``classes_`` and ``domains_``.
+
+        Under torchrun a chunk may be empty (:func:`~sklearn_hamur.even_chunks`): this
+        process then steps with the others on padding rows only.
+        """
+        name = type(self).__name__
         encoder = self._stream_encoder()
-        X = as_frame(X, reset=not hasattr(self, "net_"), estimator=self)
         self.classes_ = self._stream_classes(classes)
-        labels = _chunk_labels(y, len(X), self.classes_, name)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-        check_known_domains(encoder, X)
-        encoded = encoder.transform(X)
+        if _is_empty(X) and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            if y is None or len(y) != 0:
+                raise ValueError(f"{name}.partial_fit got an empty X but a y with rows.")
+            dataset = MultiDomainDataset(padding_rows(encoder, 0), np.zeros(0))
+        else:
+            X = as_frame(X, reset=not hasattr(self, "net_"), estimator=self)
+            labels = _chunk_labels(y, len(X), self.classes_, name)
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(
+                    sample_weight, X, dtype=np.float64, ensure_non_negative=True
+                )
+            check_known_domains(encoder, X)
+            dataset = MultiDomainDataset(encoder.transform(X), labels, sample_weight)
         self.encoder_ = encoder
         self.domains_, self.n_domains_ = encoder.domains_, len(encoder.domains_)
-        self._train_one_epoch(MultiDomainDataset(encoded, labels, sample_weight))
+        return dataset
+
+    def _partial_fit_data_parallel(self, X, y, classes, sample_weight) -> None:
+        """One data-parallel epoch on this process's chunk (not sharded again).
+
+        Every process first checks and encodes its chunk, then all exchange a report
+        (rows, encoder fingerprint, classes, or the error met), so that a problem on
+        one process stops the call on all of them instead of leaving them waiting.
+        """
+        in_place = self._trains_in_place()
+        device = self.net_.device if in_place else process_device(resolve_device(self.device))
+        rank, world_size = world(device)
+        failure = None
+        try:
+            dataset = self._chunk_dataset(X, y, classes, sample_weight)
+            report = {
+                "rows": len(dataset),
+                "encoder": encoder_fingerprint(self.encoder_),
+                "classes": self.classes_.tolist(),
+            }
+        except Exception as exc:  # noqa: BLE001 - reported to every process, then raised
+            failure, report = exc, {"problem": f"{type(exc).__name__}: {exc}"}
+        reports = gather_objects(report)
+        if failure is not None:
+            raise failure
+        check_reports(reports, type(self).__name__)
+        batch_size = max(1, self.batch_size // world_size)  # as fit under torchrun
+        plan = StepPlan(rows=tuple(r["rows"] for r in reports), rank=rank, batch_size=batch_size)
+        padding = MultiDomainDataset(padding_rows(self.encoder_, 2), np.zeros(2))
+        self._train_one_epoch(dataset, device=device, parallel=(plan, padding))
 
     def _trains_in_place(self) -> bool:
         """Whether ``partial_fit`` continues ``net_`` itself (else it builds a new net).
@@ -151,11 +221,13 @@ class IncrementalTrainingMixin:
         """
         return hasattr(self, "net_") and self.net_.train_split is None
 
-    def _train_one_epoch(self, dataset: MultiDomainDataset) -> None:
+    def _train_one_epoch(self, dataset: MultiDomainDataset, device=None, parallel=None) -> None:
+        """One epoch on ``dataset``; with ``parallel=(plan, padding)``, data-parallel."""
         rng = check_random_state(self.random_state)
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=2))
         build = not self._trains_in_place()
-        device = resolve_device(self.device) if build else self.net_.device
+        if device is None:
+            device = resolve_device(self.device) if build else self.net_.device
         # As in fit, initialisation and the first epoch draw from one seeded stream, so a
         # first call equals fit(max_epochs=1); each later epoch gets seeds of its own.
         with isolated_torch_state(device, torch_seed), fit_threads():
@@ -169,7 +241,12 @@ class IncrementalTrainingMixin:
             # An iterator argument, read when the epoch's iterator is made (set_params
             # would revalidate and may re-initialise parts of the net).
             self.net_.iterator_train__seed = shuffle_seed
-            self.net_.partial_fit(dataset, None, epochs=1)
+            with (
+                contextlib.nullcontext()
+                if parallel is None
+                else data_parallel(self.net_, *parallel)
+            ):
+                self.net_.partial_fit(dataset, None, epochs=1)
         self.history_ = self.net_.history
         if self.net_.interrupted_epoch_ is not None:
             warnings.warn(
@@ -247,6 +324,81 @@ class IncrementalTrainingMixin:
                 "first call."
             )
         return unique
+
+
+def _is_empty(X) -> bool:
+    """Whether ``X`` is a chunk of no rows (a frame or array with a length of 0)."""
+    try:
+        return X is not None and len(X) == 0
+    except TypeError:
+        return False
+
+
+#: Fingerprints of the (frozen, never changed) encoders trained with under torchrun.
+_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def encoder_fingerprint(encoder) -> dict:
+    """What must be equal on every torchrun process: digests of the columns, each
+    vocabulary and the domains, and the numeric statistics (compared to rounding)."""
+    if encoder not in _FINGERPRINTS:
+
+        def digest(values) -> str:
+            joined = "\x1f".join(map(repr, values))
+            return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+
+        _FINGERPRINTS[encoder] = {
+            "columns": digest([encoder.categorical_cols_, encoder.numeric_cols_]),
+            "vocabularies": {
+                col: digest(vocabulary) for col, vocabulary in encoder.vocabularies_.items()
+            },
+            "domains": digest(encoder.domains_.tolist()),
+            "statistics": np.concatenate([encoder.means_, encoder.scales_]),
+        }
+    return _FINGERPRINTS[encoder]
+
+
+def check_reports(reports: list[dict], name: str) -> None:
+    """Raise the same error on every process when one failed or their encoders differ."""
+    failed = [(rank, r["problem"]) for rank, r in enumerate(reports) if "problem" in r]
+    if failed:
+        rank, problem = failed[0]
+        raise RuntimeError(
+            f"{name}.partial_fit failed on torchrun process {rank} ({problem}); every "
+            "process stops this call, so that none waits for the others. Fix the chunk of "
+            f"process {rank} (its own error message says how)."
+        )
+    first = reports[0]
+    for rank, report in enumerate(reports[1:], start=1):
+        part = _encoder_difference(first["encoder"], report["encoder"])
+        if part is not None:
+            raise ValueError(
+                f"The encoders of the torchrun processes differ: process {rank}'s {part} "
+                "differs from process 0's, so their models would not match (each process "
+                "fitted its encoder on its own chunks only). Merge them before training: on "
+                "every process, after its pass of encoder.partial_fit over its own chunks, "
+                f"call encoder.all_reduce(), then pass that encoder to {name}(encoder=...)."
+            )
+        if report["classes"] != first["classes"]:
+            raise ValueError(
+                f"{name}.partial_fit: the classes differ across torchrun processes "
+                f"({first['classes']} on process 0, {report['classes']} on process {rank}); "
+                "pass the same classes on every process."
+            )
+
+
+def _encoder_difference(a: dict, b: dict) -> str | None:
+    """The part of two encoder fingerprints that differs (None when they match)."""
+    if a["columns"] != b["columns"]:
+        return "columns"
+    for col, vocabulary in a["vocabularies"].items():
+        if b["vocabularies"].get(col) != vocabulary:
+            return f"vocabulary of column {col!r}"
+    if a["domains"] != b["domains"]:
+        return "domains"
+    if not np.allclose(a["statistics"], b["statistics"], rtol=1e-9, atol=1e-12):
+        return "numeric statistics (means and scales)"
+    return None
 
 
 def _chunk_labels(y, n_rows: int, classes: np.ndarray, name: str) -> np.ndarray:

@@ -111,6 +111,10 @@ def float32_default() -> Iterator[None]:
         torch.set_default_dtype(previous)
 
 
+#: Entries of an input batch that are not the module's inputs (removed by ``infer``).
+NON_INPUTS = frozenset({"sample_weight", "domain_counts", "loss_scale"})
+
+
 class MultiDomainNet(NeuralNetBinaryClassifier):
     """``NeuralNetBinaryClassifier`` fed with whole batches, weighted, mixed-precision aware.
 
@@ -202,9 +206,10 @@ class MultiDomainNet(NeuralNetBinaryClassifier):
         return torch.autocast(device_type=torch.device(self.device).type, dtype=dtype)
 
     def infer(self, x, **fit_params):
-        if isinstance(x, Mapping) and ("sample_weight" in x or "domain_counts" in x):
+        if isinstance(x, Mapping) and not NON_INPUTS.isdisjoint(x):
             x = dict(x)
             x.pop("sample_weight", None)
+            x.pop("loss_scale", None)
             counts = x.pop("domain_counts", None)
             if counts is not None:  # a CPU tensor: reading it does not wait for the device
                 fit_params = {**fit_params, "domain_counts": counts.tolist()}
@@ -237,11 +242,15 @@ class MultiDomainNet(NeuralNetBinaryClassifier):
         return loss.mean()
 
     def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
         Xi, yi = unpack_data(batch)
+        # Data-parallel partial_fit: this process's share of the step's rows (0: padding
+        # rows of a process without rows left, run in evaluation mode, no side effects).
+        scale = Xi.get("loss_scale", 1.0) if isinstance(Xi, Mapping) else 1.0
+        self._set_training(scale != 0)
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        self.grad_scaler_.scale(loss).backward()  # a no-op scale unless float16
+        # A no-op scale unless float16.
+        self.grad_scaler_.scale(loss if scale == 1.0 else loss * scale).backward()
         return {"loss": loss, "y_pred": y_pred}
 
     def _step_optimizer(self, step_fn):
@@ -263,6 +272,9 @@ class MultiDomainNet(NeuralNetBinaryClassifier):
             # Rows of the batch (X also carries the per-domain counts, of another length).
             self.history.record_batch(prefix + "_batch_size", len(batch[0]["domain"]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
+        if training:  # data-parallel partial_fit: the others' steps, unrecorded
+            for batch in getattr(iterator, "padding_batches", tuple)():
+                step_fn(batch, **fit_params)
         batches = self.history[-1]["batches"][len(self.history[-1]["batches"]) - len(losses) :]
         if losses:
             for entry, value in zip(batches, torch.stack(losses).float().cpu().tolist()):
@@ -374,6 +386,8 @@ def make_net(
         # On a GPU, training batches come sorted by domain with their counts, so the
         # step never waits for the device (on CPU nothing is gained: keep row order).
         iterator_train__presort_domains=presort_domains(device),
+        # Every domain's count, also for a chunk (partial_fit) without the last domains.
+        iterator_train__n_domains=module_kwargs.get("n_domains"),
         iterator_valid=BatchIterator,
         iterator_valid__device=device,
         precision=params["precision"],

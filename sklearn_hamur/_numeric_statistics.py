@@ -94,6 +94,13 @@ def merge_moments(a: Moments, b: Moments) -> Moments:
     )
 
 
+def select_columns(moments: Moments, columns: np.ndarray) -> Moments:
+    """The summary of the columns ``columns`` (positions) of ``moments``, in that order."""
+    return Moments(
+        **{name: getattr(moments, name)[columns] for name in Moments.__dataclass_fields__}
+    )
+
+
 def scaling_statistics(
     moments: Moments, names: list, stacklevel: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -16,9 +16,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import SliceDict
 
+from ._distributed import gather_objects, joined_world
 from ._docstrings import fill_doc
 from ._json_values import check_storable
-from ._numeric_statistics import chunk_moments, merge_moments, scaling_statistics
+from ._numeric_statistics import chunk_moments, merge_moments, scaling_statistics, select_columns
 from ._validation import as_frame, check_columns_present, check_domain_column
 from .modules.routing import UNKNOWN_DOMAIN
 
@@ -218,6 +219,13 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         np.True_
         """
         self._validate_params()
+        if getattr(self, "_all_reduced", False):
+            raise ValueError(
+                "This MultiDomainEncoder holds every torchrun process's counts since "
+                "all_reduce(): a partial_fit now would add a chunk to this process's "
+                "encoder only, and the processes' encoders would differ. Call partial_fit "
+                "on each process's chunks before all_reduce(), or fit a new encoder."
+            )
         if hasattr(self, "domains_") and not hasattr(self, "_category_counts"):
             raise ValueError(
                 "This MultiDomainEncoder is frozen: its vocabularies are final (it is a "
@@ -228,6 +236,127 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         with _rolled_back_on_error(self):
             self._accumulate(X, reset=not hasattr(self, "domains_"), stacklevel=2)
         return self
+
+    def all_reduce(self):
+        """Merge the encoders of all torchrun processes: every process gets the same one.
+
+        For data-parallel out-of-core training, where no process reads the whole data
+        set: each process fits its encoder with :meth:`partial_fit` on its own files or
+        row groups only (:func:`~sklearn_hamur.rank_shard`), then every process calls
+        ``all_reduce()`` once. It gathers every process's accumulated state and replaces
+        its own with their merge, in rank order: the category counts summed
+        (``min_frequency`` applies to the totals over all processes), the numeric
+        moments merged as :meth:`partial_fit` merges chunks, the domains united. Every
+        process then holds the identical encoder (bit for bit), the one
+        :meth:`partial_fit` over all the processes' chunks gives (the numeric statistics
+        to rounding). A process whose encoder is not fitted (it had no rows) receives
+        the merge. Outside torchrun (``WORLD_SIZE`` unset or 1) nothing changes.
+
+        Returns
+        -------
+        self
+            The encoder, fitted on the chunks of every process.
+
+        Raises
+        ------
+        ValueError
+            On every process alike, naming the process at fault: when an encoder is
+            frozen or merged already (a second merge would count the other processes'
+            rows twice: the merged encoder also refuses :meth:`partial_fit`; :meth:`fit`
+            starts afresh), when none is fitted, or when their parameters or columns
+            differ.
+
+        See Also
+        --------
+        sklearn_hamur.rank_shard : The files or row groups of this process.
+        sklearn_hamur.HAMURClassifier.partial_fit : Trains data-parallel under torchrun.
+
+        Notes
+        -----
+        A collective call: each process waits until every process has made it. Each
+        process receives every process's counts (``torch.distributed.all_gather_object``
+        over gloo), so the merge holds the vocabularies' counts once per process. Joins
+        the default process group when it is not joined yet.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn_hamur import MultiDomainEncoder
+        >>> X = pd.DataFrame({"domain": ["a", "b"], "item": ["x", "y"]})
+        >>> encoder = MultiDomainEncoder().partial_fit(X)
+        >>> encoder.all_reduce() is encoder  # outside torchrun: nothing to merge
+        True
+        """
+        _, world_size = joined_world()
+        if world_size <= 1:
+            return self
+        states = gather_objects(self._reduce_state())
+        problems = [f"process {r}: {state['problem']}" for r, state in enumerate(states)]
+        problems = [p for p, state in zip(problems, states) if state["problem"]]
+        fitted = [state for state in states if state["fitted"]]
+        if not problems and not fitted:
+            problems = [
+                "no process's encoder is fitted; call partial_fit on each process's chunks first"
+            ]
+        problems = problems or _merge_problems(states, fitted)
+        if problems:
+            raise ValueError(
+                "MultiDomainEncoder.all_reduce() cannot merge the encoders of the torchrun "
+                "processes: " + "; ".join(problems) + "."
+            )
+        with _rolled_back_on_error(self):
+            self._merge(fitted)
+        return self
+
+    def _reduce_state(self) -> dict:
+        """What ``all_reduce`` gathers from this process: its accumulators, or a problem."""
+        state = {"problem": None, "fitted": hasattr(self, "domains_")}
+        try:
+            self._validate_params()
+        except ValueError as exc:
+            state["problem"] = str(exc)
+            return state
+        state["params"] = repr(sorted(self.get_params(deep=False).items(), key=str))
+        if getattr(self, "_all_reduced", False):
+            state["problem"] = (
+                "its encoder was merged by all_reduce() already (merging again would count "
+                "the other processes' rows twice); fit a new encoder"
+            )
+        elif state["fitted"] and not hasattr(self, "_category_counts"):
+            state["problem"] = (
+                "its encoder is frozen (a classifier's encoder_, or loaded with one) and "
+                "holds no counts to merge; pass the encoder fitted with partial_fit"
+            )
+        elif state["fitted"]:
+            state["columns"] = (self.categorical_cols_, self.numeric_cols_)
+            state["features"] = {
+                name: vars(self)[name]
+                for name in ("feature_names_in_", "n_features_in_")
+                if name in vars(self)
+            }
+            state["counts"], state["moments"] = self._category_counts, self._moments
+            state["domains"] = self.domains_
+        return state
+
+    def _merge(self, fitted: list[dict]) -> None:
+        """Become the merge of the gathered ``fitted`` states, in their (rank) order."""
+        categorical, numeric = fitted[0]["columns"]
+        counts, moments = {col: None for col in categorical}, None
+        for state in fitted:
+            for col in categorical:
+                labels, totals = state["counts"][col]
+                counts[col] = _add_counts(counts[col], (labels.to_numpy(), totals))
+            own = select_columns(state["moments"], _positions(state["columns"][1], numeric))
+            moments = own if moments is None else merge_moments(moments, own)
+        statistics = scaling_statistics(moments, numeric, stacklevel=4)
+        domains = None
+        if self.domain_col is not None:
+            domains = sorted_unique(pd.concat([pd.Series(s["domains"]) for s in fitted]))
+        self._set_fitted(categorical, numeric, counts, moments, statistics, domains)
+        for name in ("feature_names_in_", "n_features_in_"):
+            vars(self).pop(name, None)
+        vars(self).update(fitted[0]["features"])
+        self._all_reduced = True
 
     @fill_doc
     def fit_transform(self, X, y=None):
@@ -282,15 +411,20 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
                 domain if domains is None else pd.concat([pd.Series(domains), domain])
             )
             check_storable(domains, f"Domain column {self.domain_col!r}")
+        self._set_fitted(categorical, numeric, counts, moments, (means, scales), domains)
+        vars(self).pop("_all_reduced", None)  # holds this process's chunks only (again)
+        return X, domain
+
+    def _set_fitted(self, categorical, numeric, counts, moments, statistics, domains) -> None:
+        """Replace the fitted attributes and accumulators (``domains=None``: no domain column)."""
         self.categorical_cols_, self.numeric_cols_ = categorical, numeric
         self._category_counts, self._moments = counts, moments
         self.vocabularies_ = {
             col: _vocabulary(totals, self.min_frequency) for col, totals in counts.items()
         }
         self.cardinalities_ = [len(v) + N_RESERVED for v in self.vocabularies_.values()]
-        self.means_, self.scales_ = means, scales
-        self.domains_ = np.array([0]) if domain is None else domains
-        return X, domain
+        self.means_, self.scales_ = statistics
+        self.domains_ = np.array([0]) if domains is None else domains
 
     def transform(self, X):
         """Encode ``X`` into a ``SliceDict`` with ``x_cat``, ``x_num`` and ``domain``.
@@ -320,9 +454,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
 
     def _encode(self, X: pd.DataFrame, domain: pd.Series | None):
         """Encode the checked ``X`` whose checked domain column is ``domain``."""
-        # int32 halves the memory of int64; a vocabulary beyond 2**31 would need int64.
-        index_dtype = np.int32 if max(self.cardinalities_, default=0) < 2**31 else np.int64
-        x_cat = np.empty((len(X), len(self.categorical_cols_)), dtype=index_dtype)
+        x_cat = np.empty((len(X), len(self.categorical_cols_)), dtype=self._index_dtype())
         for j, col in enumerate(self.categorical_cols_):
             x_cat[:, j] = self._encode_categorical(X[col], self.vocabularies_[col], col)
         with np.errstate(over="ignore"):  # beyond float64: inf, clipped below
@@ -332,6 +464,10 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         x_num = np.clip(np.nan_to_num(x_num, nan=0.0), -MAX_ABS_SCALED, MAX_ABS_SCALED)
         x_num = x_num.astype(np.float32)
         return SliceDict(x_cat=x_cat, x_num=x_num, domain=self._encode_domain(domain, len(X)))
+
+    def _index_dtype(self) -> type:
+        # int32 halves the memory of int64; a vocabulary beyond 2**31 would need int64.
+        return np.int32 if max(self.cardinalities_, default=0) < 2**31 else np.int64
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -393,6 +529,51 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
 ACCUMULATORS = ("_category_counts", "_moments")
 
 
+def _merge_problems(states: list[dict], fitted: list[dict]) -> list[str]:
+    """Why the gathered encoder ``states`` cannot be merged (empty when they can)."""
+    problems = [
+        f"process {rank}'s parameters differ from process 0's ({state['params']} and "
+        f"{states[0]['params']}); create the same MultiDomainEncoder on every process"
+        for rank, state in enumerate(states)
+        if state["params"] != states[0]["params"]
+    ]
+    first = next(rank for rank, state in enumerate(states) if state["fitted"])
+    categorical, numeric = (set(cols) for cols in fitted[0]["columns"])
+    names = set(fitted[0]["features"].get("feature_names_in_", ()))
+    for rank, state in enumerate(states):
+        if not state["fitted"]:
+            continue
+        own_categorical, own_numeric = (set(cols) for cols in state["columns"])
+        if (own_categorical, own_numeric) != (categorical, numeric):
+            problems.append(
+                f"process {rank}'s categorical and numeric columns differ from process "
+                f"{first}'s (categorical {sorted(own_categorical, key=str)} "
+                f"and {sorted(categorical, key=str)}); name them with categorical_cols and "
+                "numeric_cols instead of letting each process infer them from its dtypes"
+            )
+        elif set(state["features"].get("feature_names_in_", ())) != names:
+            problems.append(f"process {rank}'s chunks have other columns than the others'")
+    return problems
+
+
+def _positions(columns: list, order: list) -> np.ndarray:
+    """Where each column of ``order`` is in ``columns``."""
+    where = {col: i for i, col in enumerate(columns)}
+    return np.array([where[col] for col in order], dtype=np.intp)
+
+
+def padding_rows(encoder: MultiDomainEncoder, n_rows: int) -> SliceDict:
+    """``n_rows`` encoded rows of padding (every category the padding index, numeric
+    values 0, domain 0): what a data-parallel process without rows left steps on."""
+    return SliceDict(
+        x_cat=np.full(
+            (n_rows, len(encoder.categorical_cols_)), PADDING_INDEX, encoder._index_dtype()
+        ),
+        x_num=np.zeros((n_rows, len(encoder.numeric_cols_)), dtype=np.float32),
+        domain=np.zeros(n_rows, dtype=np.int64),
+    )
+
+
 def frozen_copy(encoder: MultiDomainEncoder) -> MultiDomainEncoder:
     """A copy of the fitted ``encoder`` that encodes alike and refuses ``partial_fit``.
 
@@ -402,7 +583,7 @@ def frozen_copy(encoder: MultiDomainEncoder) -> MultiDomainEncoder:
     """
     check_is_fitted(encoder, "domains_")
     frozen = copy.copy(encoder)
-    for name in ACCUMULATORS:
+    for name in (*ACCUMULATORS, "_all_reduced"):
         vars(frozen).pop(name, None)
     frozen.vocabularies_ = dict(encoder.vocabularies_)
     return frozen

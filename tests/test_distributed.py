@@ -1,6 +1,7 @@
 """Data-parallel training: two torchrun processes (gloo, CPU) against one process, and
 each process's GPU under torchrun (simulated: no GPU is needed)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,11 +49,9 @@ dist.destroy_process_group()
 """
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="torchrun on POSIX")
-def test_two_processes_match_one_process_and_the_model_loads_alone(tmp_path):
-    script = tmp_path / "fit.py"
-    script.write_text(SCRIPT)
-    subprocess.run(
+def torchrun(script: Path, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run ``script`` in two torchrun processes (gloo on the CPU) from the repository root."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -60,14 +59,21 @@ def test_two_processes_match_one_process_and_the_model_loads_alone(tmp_path):
             "--standalone",
             "--nproc_per_node=2",
             str(script),
-            str(tmp_path),
+            *args,
         ],
         check=True,
         cwd=ROOT,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
-        timeout=240,
+        timeout=timeout,
     )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="torchrun on POSIX")
+def test_two_processes_match_one_process_and_the_model_loads_alone(tmp_path):
+    script = tmp_path / "fit.py"
+    script.write_text(SCRIPT)
+    torchrun(script, str(tmp_path), timeout=240)
     X, y = make_data(n=4000)
     X_test, y_test = make_data(n=1000, seed=7)
     single = HAMURClassifier(**PARAMS).fit(X, y)
