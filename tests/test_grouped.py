@@ -189,3 +189,30 @@ def test_the_segment_loop_fallback_equals_grouped_mm(monkeypatch):
     monkeypatch.setattr(grouped, "_SUPPORTED", {("cpu", torch.float32): False})
     torch.testing.assert_close(segment_matmul(x, weight, groups), fast)
     assert not grouped.grouped_mm_supported(torch.device("cpu"), torch.float32)
+
+
+@pytest.mark.parametrize("name", ["mlp", "ple", "star", "shared_mlp"])
+def test_a_batch_of_one_domain_takes_that_domains_layers_directly(name):
+    """All rows of one domain: the plain-layer path gives what the grouped path gives."""
+    torch.manual_seed(0)
+    x_cat, x_num, domain, _ = RECORDER.batch(5, 12, [2])
+    model = RECORDER.build(name, "two")
+    groups = DomainGroups(domain, n_domains=RECORDER.N_DOMAINS)
+    assert groups.single == 2
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    direct = model(x_cat, x_num, domain)  # CPU batch of one domain: the direct path
+    after_direct = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    counts = [0, 0, 12, 0]  # given counts of a sorted batch, but grouped on purpose:
+    grouped_groups = DomainGroups(domain, n_domains=RECORDER.N_DOMAINS, counts=counts)
+    grouped_groups.single = None
+    from unittest import mock
+
+    with mock.patch(
+        "sklearn_hamur.modules.backbones.base.DomainGroups", return_value=grouped_groups
+    ):
+        grouped = model(x_cat, x_num, domain)
+    torch.testing.assert_close(direct, grouped, atol=1e-5, rtol=1e-5)
+    for key, value in model.state_dict().items():  # running statistics updated alike
+        torch.testing.assert_close(value, after_direct[key], atol=1e-6, rtol=1e-5, msg=key)

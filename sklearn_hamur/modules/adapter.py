@@ -25,6 +25,8 @@ def _per_row(vector: torch.Tensor, groups: DomainGroups | None) -> torch.Tensor:
     """``vector[domain]`` per row, or the one shared vector (broadcast) for one group."""
     if vector.shape[0] == 1:
         return vector[0]
+    if groups is not None and groups.single is not None:
+        return vector[groups.single]
     assert groups is not None
     return vector.index_select(0, groups.domain)
 

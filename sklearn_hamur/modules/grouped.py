@@ -35,6 +35,11 @@ def _autocast_dtype(device_type: str) -> torch.dtype | None:
         return torch.get_autocast_gpu_dtype() if torch.is_autocast_enabled() else None
 
 
+def _is_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and compiler.is_compiling())
+
+
 def _contiguous_grad(grad: torch.Tensor) -> torch.Tensor:
     # grouped_mm's backward rejects an expanded (stride-0) gradient, as ``y.sum()`` gives.
     return grad.contiguous()
@@ -123,12 +128,17 @@ def segment_matmul(
     if weight.shape[0] == 1:
         return x @ weight[0]
     assert groups is not None, "one weight per domain needs the batch's DomainGroups"
+    if groups.single is not None:  # every row of one domain: that domain's matrix
+        return x @ weight[groups.single]
     # grouped_mm is not one of autocast's ops: cast as autocast casts a matrix product.
     dtype = _autocast_dtype(x.device.type) or x.dtype
     x, weight = x.to(dtype), weight.to(dtype)
     if not groups.rows_sorted:  # export_formulation: rows in any order
         return every_domain_matmul(x, weight, groups.domain)
-    if not grouped_mm_supported(x.device, x.dtype):
+    # Under torch.compile, grouped_mm's fake-tensor kernel takes bfloat16 only (torch 2.13)
+    # although the eager CPU kernel takes float32: compiled code loops instead.
+    compiling = _is_compiling() and x.dtype != torch.bfloat16
+    if compiling or not grouped_mm_supported(x.device, x.dtype):
         # torch < 2.10, or a device / dtype its grouped_mm does not cover: a loop over the
         # domains' segments (one host synchronisation for their sizes).
         chunks = x.split(groups.counts.tolist())
@@ -225,6 +235,8 @@ def grouped_linear(
     """
     if weight.shape[0] == 1:
         return F.linear(x, weight[0], bias[0])
+    if groups.single is not None:  # every row of one domain: that domain's layer
+        return F.linear(x, weight[groups.single], bias[groups.single])
     per_row_bias = bias.index_select(0, groups.domain)
     if weight.shape[1] == 1:
         # A head: one weight vector per row, gathered, is cheaper than a grouped product.

@@ -195,7 +195,9 @@ class GroupedBatchNorm(nn.Module):
             The normalized rows.
         """
         if self.n_groups == 1:
-            return self._forward_one(x)
+            return self._forward_one(x, 0)
+        if groups.single is not None:  # every row of one domain: that domain's norm
+            return self._forward_one(x, groups.single)
         # Statistics in float32 under mixed precision, as autocast runs batch norm.
         x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         domain = groups.domain
@@ -234,16 +236,16 @@ class GroupedBatchNorm(nn.Module):
             torch.where(from_batch, var, self.running_var),
         )
 
-    def _forward_one(self, x: torch.Tensor) -> torch.Tensor:
-        """One parameter set for every row: :class:`BatchNorm`'s computation."""
-        weight = None if self.weight is None else self.weight[0]
-        bias = None if self.bias is None else self.bias[0]
-        running_mean, running_var = self.running_mean[0], self.running_var[0]
+    def _forward_one(self, x: torch.Tensor, group: int) -> torch.Tensor:
+        """Every row with parameter set ``group``: :class:`BatchNorm`'s computation."""
+        weight = None if self.weight is None else self.weight[group]
+        bias = None if self.bias is None else self.bias[group]
+        running_mean, running_var = self.running_mean[group], self.running_var[group]
         if not self.training or x.shape[0] <= 1:
             if x.shape[0] == 0:
                 return x
             return F.batch_norm(x, running_mean, running_var, weight, bias, False, 0.0, self.eps)
-        self.num_batches_tracked.add_(1)
+        self.num_batches_tracked[group].add_(1)
         return F.batch_norm(
             x, running_mean, running_var, weight, bias, True, self.momentum, self.eps
         )

@@ -95,6 +95,10 @@ class DomainGroups:
         Whether the rows are sorted by domain: False only inside
         :func:`export_formulation`, where ``domain`` is in the batch's order and
         ``offsets`` do not delimit segments.
+    single : int or None
+        The one domain of every row, when that is known without waiting on a device
+        (host counts, a CPU batch, a one-row batch; never while exporting or compiling):
+        per-domain layers then use that domain's parameters as plain layers would.
 
     See Also
     --------
@@ -144,6 +148,21 @@ class DomainGroups:
             if self.counts.shape[0] > n_domains:
                 raise ValueError(f"Domain index out of range: expected < {n_domains}.")
         self.offsets = torch.cumsum(self.counts, 0).to(torch.int32)
+        self.single = self._single_domain(domain, counts) if self.rows_sorted else None
+
+    @staticmethod
+    def _single_domain(domain: torch.Tensor, counts: list[int] | None) -> int | None:
+        """The batch's one domain, where finding it costs no device synchronisation."""
+        if counts is not None:
+            present = [d for d, c in enumerate(counts) if c]
+            return present[0] if len(present) == 1 else None
+        compiler = getattr(torch, "compiler", None)
+        if compiler is not None and compiler.is_compiling():
+            return None
+        if domain.numel() == 0 or (domain.device.type != "cpu" and domain.numel() > 1):
+            return None
+        first = int(domain[0])
+        return first if domain.numel() == 1 or bool((domain == first).all()) else None
 
     def sort(self, x: torch.Tensor) -> torch.Tensor:
         """Put the rows of ``x`` in domain order (stable within a domain).
