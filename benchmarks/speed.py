@@ -90,8 +90,8 @@ MODEL_LABELS = {
     "hamur": "HAMUR (MultiDomainMLP, n_adapters=1)",
     "backbone": "backbone (MultiDomainMLP, n_adapters=0)",
     "naive": "naive reference pattern (NaiveHAMUR)",
-    "fit_hamur": "HAMURClassifier.fit / predict_proba (skorch, DataFrame)",
-    "fit_backbone": "MultiDomainClassifier.fit / predict_proba (skorch, DataFrame)",
+    "fit_hamur": 'HAMURClassifier.fit / predict_proba (backbone="mlp", skorch, DataFrame)',
+    "fit_backbone": 'MultiDomainClassifier.fit / predict_proba (backbone="mlp", skorch, DataFrame)',
     "predict": 'HAMURClassifier(backbone="mlp").predict_proba',
 }
 #: Settings a flag left unset takes, for a full run and for ``--quick``.
@@ -338,6 +338,9 @@ def build_estimator(kind: str, job: dict):
     from sklearn_hamur import HAMURClassifier, MultiDomainClassifier
 
     common = {
+        # The module rows' architecture (one tower per domain), so that target (4)
+        # compares the same model.
+        "backbone": "mlp",
         "domain_col": "domain",
         "categorical_cols": list(FIELDS),
         "hidden_units": ARCHITECTURE["d_hidden"],
