@@ -177,7 +177,7 @@ def rank_shard(items: Iterable) -> list:
 
 
 def even_chunks(chunks: Iterable) -> Iterator:
-    """This process's chunks, then empty ones until every torchrun process has run out.
+    """Yield this process's chunks, then empty ones until every torchrun process is done.
 
     Under torchrun, ``partial_fit`` is a collective call: every process must make as
     many calls as the others, or a process would wait forever for a call that never

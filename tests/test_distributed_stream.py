@@ -86,6 +86,13 @@ encoder.all_reduce()
 clf = HAMURClassifier(
     encoder=encoder, **encoder.get_params(), **{PARAMS!r}, checkpoint_dir=str(out / "ckpt")
 )
+# A chunk that fails on process 1 stops the call on both; the model stays untrained.
+X, y = next(chunks(files))
+try:
+    clf.partial_fit(X.assign(domain="nowhere") if dist.get_rank() == 1 else X, y, classes=[0, 1])
+except (ValueError, RuntimeError) as exc:
+    failed = f"{{type(exc).__name__}}: {{exc}}"
+assert not hasattr(clf, "net_")
 digests, rows = [], 0
 for epoch in range({EPOCHS}):
     for X, y in even_chunks(chunks(files)):
@@ -98,6 +105,7 @@ if rank == 0:
 report = dict(
     opened=sorted(set(opened)),
     unmerged=unmerged,
+    failed=failed,
     digests=digests,
     rows=rows,
     epochs=len(clf.history_),
@@ -138,6 +146,11 @@ def test_each_process_reads_its_own_files_and_all_end_alike(tmp_path):
     # Unmerged encoders are refused on every process, with the fix in the message.
     for report in reports:
         assert "encoder.all_reduce()" in report["unmerged"]
+
+    # A bad chunk on process 1 is its own error there, and named on process 0.
+    assert reports[1]["failed"].startswith("ValueError: Column 'domain' holds domain value")
+    assert reports[0]["failed"].startswith("RuntimeError: HAMURClassifier.partial_fit failed")
+    assert "process 1 (ValueError: Column 'domain'" in reports[0]["failed"]
 
     # The merged encoders are identical, and equal to one fitted on all the files.
     whole = pd.concat([pd.read_parquet(p) for p in paths]).drop(columns="label")
