@@ -203,3 +203,16 @@ def test_rank_shard_takes_every_world_size_th_item(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "3")
     monkeypatch.setenv("RANK", "1")
     assert rank_shard(range(8)) == [1, 4, 7]
+
+
+def test_presorted_batches_count_every_domain_of_the_module():
+    # A chunk without the last domains (partial_fit): one count per domain all the same.
+    import torch
+
+    from sklearn_hamur._data import BatchIterator, MultiDomainDataset
+
+    dataset = MultiDomainDataset({"domain": np.array([1, 0, 1])}, np.zeros(3))
+    iterator = BatchIterator(dataset, batch_size=8, presort_domains=True, n_domains=4)
+    ((X, _),) = list(iterator)
+    assert X["domain_counts"].tolist() == [1, 2, 0, 0]
+    assert torch.equal(X["domain"], torch.tensor([0, 1, 1]))
