@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, column_or_1d
+from sklearn.utils.validation import _check_sample_weight
 
 from ._callbacks import training_state
 from ._data import MultiDomainDataset
@@ -27,7 +27,7 @@ from ._distributed import (
     world,
 )
 from ._net import fit_threads, isolated_torch_state
-from ._validation import as_frame
+from ._validation import as_frame, labels_1d
 from .encoder import frozen_copy, padding_rows
 
 
@@ -405,16 +405,7 @@ def _chunk_labels(y, n_rows: int, classes: np.ndarray, name: str) -> np.ndarray:
     """The chunk's labels as indices into ``classes`` (0 or 1), checked."""
     if y is None:
         raise ValueError(f"{name}.partial_fit requires y, but the target y is None.")
-    y = np.asarray(y.to_numpy() if isinstance(y, pd.Series | pd.DataFrame) else y)
-    if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
-        raise ValueError(f"y must be 1-dimensional, got shape {y.shape}.")
-    y = column_or_1d(y, warn=True)
-    if len(y) != n_rows:
-        raise ValueError(
-            f"X has {n_rows} rows but y has {len(y)} values; they must have the same length."
-        )
-    if pd.isna(y).any():
-        raise ValueError(f"y contains {int(pd.isna(y).sum())} NaN/missing value(s); remove them.")
+    y = labels_1d(y, n_rows)
     unknown = ~np.isin(y, classes)
     if unknown.any():
         raise ValueError(

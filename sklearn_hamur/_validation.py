@@ -211,11 +211,8 @@ def check_domain_column(X: pd.DataFrame, domain_col) -> pd.Series | None:
     return domain
 
 
-def check_binary_target(y, n_samples: int, estimator) -> np.ndarray:
-    """``y`` as a 1-D array of exactly two classes, aligned with ``X``."""
-    name = type(estimator).__name__
-    if y is None:
-        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+def labels_1d(y, n_samples: int) -> np.ndarray:
+    """``y`` (not None) as a 1-D array of ``n_samples`` labels, none of them missing."""
     y = np.asarray(y.to_numpy() if isinstance(y, pd.Series | pd.DataFrame) else y)
     if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
         raise ValueError(f"y must be 1-dimensional, got shape {y.shape}.")
@@ -226,6 +223,15 @@ def check_binary_target(y, n_samples: int, estimator) -> np.ndarray:
         )
     if pd.isna(y).any():
         raise ValueError(f"y contains {int(pd.isna(y).sum())} NaN/missing value(s); remove them.")
+    return y
+
+
+def check_binary_target(y, n_samples: int, estimator) -> np.ndarray:
+    """``y`` as a 1-D array of exactly two classes, aligned with ``X``."""
+    name = type(estimator).__name__
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+    y = labels_1d(y, n_samples)
     kind = type_of_target(y, input_name="y")
     if kind not in ("binary", "multiclass"):
         raise ValueError(
