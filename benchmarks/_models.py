@@ -21,15 +21,21 @@ def _discard(*args, **kwargs) -> None:
     """Sink for early stopping's messages."""
 
 
-def make_validation_callbacks(holder: dict, X_valid, y_valid, patience: int) -> list:
+def make_validation_callbacks(
+    holder: dict, X_valid, y_valid, patience: int, min_delta: float = 1e-4
+) -> list:
     """skorch callbacks: score the benchmark's validation rows each epoch, stop early.
 
     ``holder["estimator"]`` is the estimator being fitted (set before ``fit``): the
     callback scores through its ``predict_proba``, which works from the first epoch on.
     When the validation rows hold one class only, the log loss is watched instead.
+    Stopping is the estimators' own rule (``min_delta``, the loss tie-break), applied
+    to these rows' scores.
     """
     from sklearn.metrics import log_loss, roc_auc_score
-    from skorch.callbacks import Callback, EarlyStopping
+    from skorch.callbacks import Callback
+
+    from sklearn_hamur._callbacks import RestoringEarlyStopping
 
     y_valid = np.asarray(y_valid)
     use_auc = len(np.unique(y_valid)) == 2
@@ -41,8 +47,10 @@ def make_validation_callbacks(holder: dict, X_valid, y_valid, patience: int) -> 
             if use_auc:
                 net.history.record("bench_valid_auc", roc_auc_score(y_valid, proba))
 
-    stopper = EarlyStopping(
+    stopper = RestoringEarlyStopping(
         monitor="bench_valid_auc" if use_auc else "bench_valid_loss",
+        loss_monitor="bench_valid_loss",
+        min_delta=min_delta,
         lower_is_better=not use_auc,
         patience=patience,
         load_best=True,
@@ -78,7 +86,9 @@ def neural_estimator(model, config, seed, X_valid, y_valid, categorical, numeric
         categorical_cols=categorical,
         numeric_cols=numeric,
         early_stopping=False,
-        callbacks=make_validation_callbacks(holder, X_valid, y_valid, config["patience"]),
+        callbacks=make_validation_callbacks(
+            holder, X_valid, y_valid, config["patience"], params.get("min_delta", 1e-4)
+        ),
         random_state=seed,
         **params,
     )

@@ -84,6 +84,7 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "early_stopping_metric": [StrOptions({"auc", "auc_mean", "auc_min", "loss"})],
         "patience": [Interval(Integral, 1, None, closed="left")],
+        "min_delta": [Interval(Real, 0, None, closed="left")],
         "device": [str],
         "callbacks": [list, None],
         "random_state": ["random_state"],

@@ -6,6 +6,7 @@ import math
 import os
 import tempfile
 import warnings
+from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,14 @@ NEAR_CHANCE_AUC = 0.02
 
 
 class RestoringEarlyStopping(EarlyStopping):
-    """skorch's early stopping with best-weights restore, and a warning on a poor restore.
+    """skorch's early stopping with best-weights restore, a loss tie-break, and a warning.
+
+    An epoch improves when its score beats the best by more than ``min_delta``
+    (absolute). When an AUC is watched, an epoch whose AUC is within ``min_delta`` of
+    the best AUC so far, and whose validation loss is lower than the best epoch's,
+    improves too: AUC noise of a few ten-thousandths does not end training, or pick the
+    weights, while the loss still falls. The AUC it is measured against is the highest
+    seen, so tie-breaks cannot drift the AUC down step by step.
 
     It warns (naming the epoch and its validation scores) when the weights it restores
     are those of the first of several epochs, or when their validation AUC is within
@@ -81,6 +89,48 @@ class RestoringEarlyStopping(EarlyStopping):
     get without a word (heavy regularisation can make the validation AUC peak at epoch
     1 while the validation loss still falls).
     """
+
+    def __init__(
+        self, *, min_delta: float = 1e-4, loss_monitor: str = "valid_loss", **kwargs
+    ) -> None:
+        super().__init__(threshold=min_delta, threshold_mode="abs", **kwargs)
+        self.min_delta = min_delta
+        self.loss_monitor = loss_monitor
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        super().on_train_begin(net, **kwargs)
+        self.best_score_ = -math.inf if not self.lower_is_better else math.inf
+        self.best_loss_ = math.inf
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        record = net.history[-1]
+        score = record[self.monitor]
+        loss = record.get(self.loss_monitor, math.nan)
+        improved = self._is_score_improved(score) or self._loss_breaks_tie(score, loss)
+        if not improved:
+            self.misses_ += 1
+        else:
+            self.misses_ = 0
+            better = max if not self.lower_is_better else min
+            self.best_score_ = better(self.best_score_, score)
+            self.dynamic_threshold_ = self._calc_new_threshold(self.best_score_)
+            self.best_loss_ = loss
+            self.best_epoch_ = record["epoch"]
+            if self.load_best:
+                self.best_model_weights_ = deepcopy(net.module_.state_dict())
+        if self.misses_ == self.patience:
+            self._sink(
+                f"Stopping since {self.monitor} has not improved in the last "
+                f"{self.patience} epochs.",
+                verbose=net.verbose,
+            )
+            raise KeyboardInterrupt
+
+    def _loss_breaks_tie(self, score: float, loss: float) -> bool:
+        """An AUC within ``min_delta`` of the best, with a lower validation loss."""
+        if self.lower_is_better or not np.isfinite(loss) or not np.isfinite(score):
+            return False
+        return score >= self.best_score_ - self.min_delta and loss < self.best_loss_
 
     def on_train_end(self, net, **kwargs) -> None:
         super().on_train_end(net, **kwargs)

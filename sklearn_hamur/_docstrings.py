@@ -213,6 +213,15 @@ early_stopping_metric : {"auc", "auc_mean", "auc_min", "loss"}, default="auc"
 patience : int, default=5
     Epochs without improvement before early stopping ends training.
 """,
+    "min_delta": """
+min_delta : float, default=1e-4
+    How much early stopping's score must beat the best so far to count as an
+    improvement (absolute). When an AUC is watched, an epoch whose AUC is within
+    ``min_delta`` of the best and whose validation loss is lower than the best epoch's
+    counts as an improvement too, and its weights are the ones restored: AUC noise
+    does not end training while the loss still falls. A larger value (``1e-3``) makes
+    the loss decide between epochs of nearly equal AUC.
+""",
     "device": """
 device : str, default="auto"
     ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` (CUDA when available). Under

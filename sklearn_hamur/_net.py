@@ -333,6 +333,7 @@ def training_callbacks(params: Mapping, monitor: str | None) -> list:
             monitor=monitor,
             lower_is_better=monitor == "valid_loss",
             patience=params["patience"],
+            min_delta=params["min_delta"],
             load_best=True,
             sink=print if params["verbose"] else _discard,
         )

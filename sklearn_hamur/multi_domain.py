@@ -50,6 +50,7 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
     %(validation_fraction)s
     %(early_stopping_metric)s
     %(patience)s
+    %(min_delta)s
     %(device)s
     %(precision)s
     %(compile)s
@@ -133,6 +134,7 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         validation_fraction=0.1,
         early_stopping_metric="auc",
         patience=5,
+        min_delta=1e-4,
         device="auto",
         precision="32",
         compile=False,
@@ -169,6 +171,7 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         self.validation_fraction = validation_fraction
         self.early_stopping_metric = early_stopping_metric
         self.patience = patience
+        self.min_delta = min_delta
         self.device = device
         self.precision = precision
         self.compile = compile
