@@ -122,8 +122,14 @@ def test_sample_weight():
 def test_early_stopping_restores_best_epoch_and_records_auc():
     X, y = make_data(n=3000)
     clf = HAMURClassifier(
-        **{**FAST_HAMUR, "early_stopping": True, "max_epochs": 40, "patience": 2, "lr": 0.05,
-           "min_delta": 0.0}
+        **{
+            **FAST_HAMUR,
+            "early_stopping": True,
+            "max_epochs": 40,
+            "patience": 2,
+            "lr": 0.05,
+            "min_delta": 0.0,
+        }
     ).fit(X, y)
     aucs = clf.history_[:, "valid_auc"]
     assert len(aucs) < 40  # stopped early
