@@ -33,11 +33,12 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from ._categories import MISSING_INDEX, N_RESERVED, PADDING_INDEX, UNKNOWN_INDEX
 from ._distributed import plain_module
 from ._json_values import to_json
 from ._persistence import write_atomically
 from ._version import __version__
-from .encoder import MAX_ABS_SCALED, MISSING_INDEX, N_RESERVED, PADDING_INDEX, UNKNOWN_INDEX
+from .encoder import MAX_ABS_SCALED
 from .modules import UNKNOWN_DOMAIN, export_formulation
 
 #: Values of ``export``'s ``format``.

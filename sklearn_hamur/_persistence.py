@@ -32,11 +32,12 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as dump_tensors
 
 from ._callbacks import to_plain
+from ._categories import N_RESERVED, canonical_category, sorted_unique
 from ._distributed import plain_module
 from ._json_values import array_from_json, array_to_json, from_json, to_json
 from ._temporary_files import remove_stale_temporaries
 from ._version import __version__
-from .encoder import N_RESERVED, MultiDomainEncoder, canonical_category, sorted_unique
+from .encoder import MultiDomainEncoder
 from .modules.backbones import BACKBONES
 
 FORMAT = "sklearn-hamur"

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import datetime
-from collections.abc import Mapping, Set
-from decimal import Decimal
 from numbers import Integral
 
 import numpy as np
@@ -16,18 +13,44 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import SliceDict
 
+from ._categories import (
+    MISSING_INDEX,
+    N_RESERVED,
+    PADDING_INDEX,
+    UNKNOWN_INDEX,
+    add_counts,
+    canonical_category,
+    category_codes,
+    check_flat_columns,
+    chunk_counts,
+    sorted_unique,
+    vocabulary_at_frequency,
+    vocabulary_indices,
+)
 from ._distributed import gather_objects, joined_world
 from ._docstrings import fill_doc
 from ._json_values import check_storable
+from ._numeric_columns import numeric_values
 from ._numeric_statistics import chunk_moments, merge_moments, scaling_statistics, select_columns
 from ._validation import as_frame, check_columns_present, check_domain_column
 from .modules.routing import UNKNOWN_DOMAIN
 
-#: Reserved indices of every categorical field's vocabulary.
-PADDING_INDEX = 0
-UNKNOWN_INDEX = 1
-MISSING_INDEX = 2
-N_RESERVED = 3
+#: The public names; the reserved indices and ``canonical_category`` live in
+#: ``_categories`` and are re-exported here, where users and the docs find them.
+__all__ = [
+    "MISSING_INDEX",
+    "MAX_ABS_SCALED",
+    "N_RESERVED",
+    "PADDING_INDEX",
+    "UNKNOWN_INDEX",
+    "MultiDomainEncoder",
+    "canonical_category",
+    "frozen_copy",
+    "is_categorical_column",
+    "padding_rows",
+    "sorted_unique",
+]
+
 #: Standardized numeric values are clipped to this magnitude.
 MAX_ABS_SCALED = 1e4
 
@@ -345,7 +368,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         for state in fitted:
             for col in categorical:
                 labels, totals = state["counts"][col]
-                counts[col] = _add_counts(counts[col], (labels.to_numpy(), totals))
+                counts[col] = add_counts(counts[col], (labels.to_numpy(), totals))
             own = select_columns(state["moments"], _positions(state["columns"][1], numeric))
             moments = own if moments is None else merge_moments(moments, own)
         statistics = scaling_statistics(moments, numeric, stacklevel=4)
@@ -401,9 +424,9 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         # NOTE[DIFF]: vocabularies come from the training rows only, with reserved indices
         # for unseen and missing values; the reference builds them on train+val+test.
         counts = {
-            col: _add_counts(counts.get(col), _chunk_counts(X[col], col)) for col in categorical
+            col: add_counts(counts.get(col), chunk_counts(X[col], col)) for col in categorical
         }
-        chunk = chunk_moments(_numeric_values(X, numeric))
+        chunk = chunk_moments(numeric_values(X, numeric))
         moments = chunk if moments is None else merge_moments(moments, chunk)
         means, scales = scaling_statistics(moments, numeric, stacklevel=stacklevel + 1)
         if domain is not None:
@@ -420,7 +443,8 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         self.categorical_cols_, self.numeric_cols_ = categorical, numeric
         self._category_counts, self._moments = counts, moments
         self.vocabularies_ = {
-            col: _vocabulary(totals, self.min_frequency) for col, totals in counts.items()
+            col: vocabulary_at_frequency(totals, self.min_frequency)
+            for col, totals in counts.items()
         }
         self.cardinalities_ = [len(v) + N_RESERVED for v in self.vocabularies_.values()]
         self.means_, self.scales_ = statistics
@@ -458,7 +482,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         for j, col in enumerate(self.categorical_cols_):
             x_cat[:, j] = self._encode_categorical(X[col], self.vocabularies_[col], col)
         with np.errstate(over="ignore"):  # beyond float64: inf, clipped below
-            x_num = (_numeric_values(X, self.numeric_cols_) - self.means_) / self.scales_
+            x_num = (numeric_values(X, self.numeric_cols_) - self.means_) / self.scales_
         # Missing -> the training mean; values beyond +-1e4 standard deviations are clipped
         # so that extreme inputs cannot overflow float32 into inf or NaN downstream.
         x_num = np.clip(np.nan_to_num(x_num, nan=0.0), -MAX_ABS_SCALED, MAX_ABS_SCALED)
@@ -599,255 +623,3 @@ def _rolled_back_on_error(encoder: MultiDomainEncoder):
         vars(encoder).clear()
         vars(encoder).update(previous)
         raise
-
-
-def _chunk_counts(column: pd.Series, name) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct categories of ``column`` (canonical strings) and their row counts."""
-    codes, labels = category_codes(column, name)
-    counts = np.bincount(codes[codes >= 0], minlength=len(labels))
-    labels = np.asarray(labels, dtype=object)
-    # Distinct numbers have distinct forms; other values may share one (1 and "1").
-    numbers = not isinstance(column.dtype, pd.CategoricalDtype) and column.dtype.kind in "iufb"
-    if not numbers and not pd.Index(labels, dtype=object).is_unique:
-        merged, uniques = pd.factorize(labels)  # hashed, not sorted
-        counts = np.bincount(merged, weights=counts, minlength=len(uniques)).astype(np.int64)
-        labels = np.asarray(uniques, dtype=object)
-    return labels, counts
-
-
-def _add_counts(total, chunk: tuple[np.ndarray, np.ndarray]) -> tuple[pd.Index, np.ndarray]:
-    """``(sorted categories, counts)`` of ``total`` and the chunk's counts together.
-
-    Only the categories new to ``total`` are sorted and inserted in place, so a chunk
-    costs about its own number of categories, not a sort of the whole vocabulary.
-    """
-    labels, counts = chunk
-    if total is None:
-        order = np.argsort(labels)
-        return pd.Index(labels[order], dtype=object), counts[order].astype(np.int64)
-    known, known_counts = total
-    position = known.get_indexer(labels)
-    new = position < 0
-    known_counts = known_counts.copy()  # the previous state is replaced, never changed
-    known_counts[position[~new]] += counts[~new]  # positions are distinct
-    if new.any():
-        order = np.argsort(labels[new])
-        new_labels, new_counts = labels[new][order], counts[new][order]
-        at = np.searchsorted(known.to_numpy(), new_labels)
-        known = pd.Index(np.insert(known.to_numpy(), at, new_labels), dtype=object)
-        known_counts = np.insert(known_counts, at, new_counts)
-    return known, known_counts
-
-
-def _vocabulary(total: tuple[pd.Index, np.ndarray], min_frequency: int) -> pd.Index:
-    """The categories counted at least ``min_frequency`` times, sorted."""
-    known, counts = total
-    if min_frequency <= 1:
-        return known  # the same Index: its lookup table is built once
-    return pd.Index(known.to_numpy()[counts >= min_frequency], dtype=object)
-
-
-def _numeric_values(X: pd.DataFrame, columns: list) -> np.ndarray:
-    """The numeric ``columns`` of ``X`` as float64, NaN for missing values."""
-    values = np.empty((len(X), len(columns)), dtype=np.float64)
-    for j, col in enumerate(columns):
-        values[:, j] = _numeric_column(X[col], col)
-    return values
-
-
-#: Up to this many distinct values in a column (a one-row prediction has one), each is
-#: looked up on its own in the vocabulary's hash table: building an Index of them for
-#: ``get_indexer`` costs more than the lookups. Both give the same indices.
-FEW_LABELS = 8
-
-
-def vocabulary_indices(vocabulary: pd.Index, labels: list) -> np.ndarray:
-    """The index of each canonical label: its position in ``vocabulary`` plus
-    ``N_RESERVED``, ``UNKNOWN_INDEX`` when it is not there, ``MISSING_INDEX`` for None."""
-    if len(labels) <= FEW_LABELS and vocabulary.is_unique:
-        return np.array([_vocabulary_index(vocabulary, label) for label in labels], np.intp)
-    labels = pd.Index(labels, dtype=object)
-    table = vocabulary.get_indexer(labels)
-    table = np.where(table < 0, UNKNOWN_INDEX, table + N_RESERVED)
-    table[labels.isna()] = MISSING_INDEX  # e.g. a NaN category of a categorical dtype
-    return table
-
-
-def _vocabulary_index(vocabulary: pd.Index, label) -> int:
-    if pd.isna(label):
-        return MISSING_INDEX
-    try:
-        return vocabulary.get_loc(label) + N_RESERVED
-    except KeyError:
-        return UNKNOWN_INDEX
-
-
-def sorted_unique(values: pd.Series) -> np.ndarray:
-    """Distinct values, sorted; by their string form when they cannot be compared."""
-    unique = np.asarray(pd.unique(values), dtype=object)
-    try:
-        return np.asarray(sorted(unique))
-    except TypeError:  # mixed types, e.g. 1 and "a"
-        return np.asarray(sorted(unique, key=lambda v: (type(v).__name__, str(v))), dtype=object)
-
-
-def check_flat_columns(X: pd.DataFrame) -> None:
-    """Raise a TypeError for MultiIndex columns: a column label must select one column."""
-    if isinstance(X.columns, pd.MultiIndex):
-        raise TypeError(
-            f"X has MultiIndex columns (e.g. column {X.columns[0]!r}); each column label must "
-            "select one column. Flatten them first, e.g. "
-            "X.columns = ['_'.join(map(str, c)) for c in X.columns]."
-        )
-
-
-#: ``infer_dtype`` kinds of object columns whose values are all of one family, so that
-#: two values pandas finds equal when factorizing (``1`` and ``1.0``) have the same
-#: canonical form: such a column is factorized in one pass.
-UNIFORM_KINDS = frozenset(
-    {"string", "integer", "floating", "mixed-integer-float", "decimal", "boolean", "empty"}
-    | {"datetime", "datetime64", "date", "timedelta", "timedelta64", "bytes"}
-)
-
-#: Cells of these types are not categories: encoding one raises a TypeError.
-CONTAINER_TYPES = (list, tuple, Mapping, Set, np.ndarray, pd.Series, pd.DataFrame, pd.Index)
-
-_TYPE_OF = np.frompyfunc(type, 1, 1)
-
-
-def canonical_category(value) -> str | None:
-    """The category of one value: its canonical string, or None for a missing value.
-
-    A string is itself; a boolean ``"True"`` or ``"False"``; an integer, or a float or
-    ``Decimal`` equal to one, that integer's digits (``1``, ``1.0``, ``-0.0`` and
-    ``Decimal("1.00")`` give ``"1"`` and ``"0"``); another float its shortest ``repr``
-    (``"2.5"``, ``"inf"``); a timestamp its pandas string, in UTC when it has a time
-    zone; anything else hashable its ``str``. Lists, tuples, dicts, sets and arrays
-    raise a TypeError.
-
-    Examples
-    --------
-    >>> from sklearn_hamur.encoder import canonical_category
-    >>> [canonical_category(v) for v in (1, 1.0, "1", True, 2.5, "a", float("nan"))]
-    ['1', '1', '1', 'True', '2.5', 'a', None]
-    """
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bool | np.bool_):
-        return "True" if value else "False"
-    if isinstance(value, CONTAINER_TYPES):
-        raise TypeError(f"a {type(value).__name__} is not a category")
-    if value is None or value is pd.NA or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return None
-    if isinstance(value, datetime.datetime | np.datetime64):
-        stamp = pd.Timestamp(value)
-        return str(stamp if stamp.tzinfo is None else stamp.tz_convert("UTC"))
-    if isinstance(value, datetime.timedelta | np.timedelta64):  # before Integral: see numpy
-        return str(pd.Timedelta(value))
-    if isinstance(value, Integral):
-        return str(int(value))
-    if isinstance(value, Decimal):
-        if value.is_finite() and value == value.to_integral_value():
-            return str(int(value))
-        return repr(float(value))
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return str(int(number)) if number.is_integer() else repr(number)
-    return str(value)
-
-
-def _canonical_labels(uniques, name) -> list:
-    """The canonical form of distinct values (vectorised for integer and float arrays)."""
-    values = np.asarray(uniques)
-    if values.dtype.kind in "iu":
-        return [str(v) for v in values.tolist()]  # the fastest way on 2 CPU cores
-    if values.dtype.kind == "b":
-        return np.where(values, "True", "False").tolist()
-    if values.dtype.kind == "f":
-        labels = np.empty(len(values), dtype=object)
-        with np.errstate(invalid="ignore"):
-            integral = (np.floor(values) == values) & (np.abs(values) < 2.0**63)
-        labels[integral] = [str(v) for v in values[integral].astype(np.int64).tolist()]
-        labels[~integral] = [canonical_category(v) for v in values[~integral]]
-        return labels.tolist()
-    try:
-        return [canonical_category(value) for value in uniques]
-    except TypeError as exc:
-        raise _cell_type_error(name, exc) from None
-
-
-def _cell_type_error(name, exc) -> TypeError:
-    return TypeError(
-        f"Categorical column {name!r} holds cells that are not single values ({exc}); "
-        "each cell must be a string, number, boolean, date or missing. Expand lists or "
-        "dicts into columns of their own, or join them into strings."
-    )
-
-
-def category_codes(column: pd.Series, name) -> tuple[np.ndarray, list]:
-    """Per row, an index into the returned canonical labels (-1 for missing).
-
-    The label of a row depends on its value only (:func:`canonical_category`), never on
-    the other rows: pandas' factorization, which keeps one of several values it finds
-    equal (``1``, ``1.0`` and ``True``), is applied only to values of one type at a time
-    when a column mixes types. Distinct values may share a label (``1`` and ``"1"``).
-    Vectorised: only the distinct values, never the rows, become Python strings.
-    """
-    dtype = column.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy().astype(np.intp)
-        return codes, _canonical_labels(dtype.categories, name)
-    if pd.api.types.is_object_dtype(dtype):
-        if pd.api.types.infer_dtype(column, skipna=True) not in UNIFORM_KINDS:
-            return _codes_by_type(column.to_numpy(), name)
-    # Of a numpy dtype, factorize the array: Series.factorize does the same, then wraps the
-    # uniques in an Index, which costs more than the rest for a few rows.
-    numpy_values = isinstance(dtype, np.dtype) and dtype.kind in "iufbO"
-    values = column.to_numpy() if numpy_values else column
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return codes, _canonical_labels(uniques, name)
-
-
-def _codes_by_type(values: np.ndarray, name) -> tuple[np.ndarray, list]:
-    """``category_codes`` of an object array that mixes types: factorized type by type."""
-    missing = pd.isna(values)
-    type_codes, types = pd.factorize(_TYPE_OF(values))
-    containers = [t.__name__ for t in types if issubclass(t, CONTAINER_TYPES)]
-    if containers:
-        raise _cell_type_error(name, f"{containers[0]} values")
-    codes = np.full(len(values), -1, dtype=np.intp)
-    labels: list = []
-    for t in range(len(types)):
-        rows = np.flatnonzero((type_codes == t) & ~missing)
-        if len(rows):
-            sub_codes, uniques = pd.factorize(values[rows])
-            codes[rows] = sub_codes + len(labels)
-            labels.extend(_canonical_labels(uniques, name))
-    return codes, labels
-
-
-def _numeric_column(column: pd.Series, name) -> np.ndarray:
-    if pd.api.types.is_complex_dtype(column.dtype):
-        raise ValueError(f"Numeric column {name!r}: complex data not supported.")
-    if isinstance(column.dtype, pd.CategoricalDtype) or not (
-        pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_object_dtype(column.dtype)
-    ):
-        if not pd.api.types.is_bool_dtype(column.dtype):
-            raise ValueError(
-                f"Numeric column {name!r} has dtype {column.dtype}; expected numbers. "
-                "List it in categorical_cols to embed it instead."
-            )
-    try:
-        values = pd.to_numeric(column, errors="raise").astype("float64").to_numpy(na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        bad = column[pd.to_numeric(column, errors="coerce").isna() & column.notna()]
-        raise ValueError(
-            f"Numeric column {name!r} holds non-numeric values such as {bad.iloc[:3].tolist()}; "
-            "list it in categorical_cols to embed it, or convert it to numbers."
-        ) from exc
-    if np.isinf(values).any():
-        raise ValueError(
-            f"Numeric column {name!r} holds infinite values; replace them with finite "
-            "numbers or NaN (missing values are imputed with the training mean)."
-        )
-    return values
