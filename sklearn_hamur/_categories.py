@@ -8,13 +8,14 @@ by chunk; a row's index is its category's position plus the reserved indices.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping, Set
-from decimal import Decimal
-from numbers import Integral
 
 import numpy as np
 import pandas as pd
+
+# One canonical form for training and serving: the serving module's numpy-only version,
+# which formats dates with pandas when pandas is there (always, in training).
+from ._cells import canonical_category
 
 #: Reserved indices of every categorical field's vocabulary.
 PADDING_INDEX = 0
@@ -127,47 +128,6 @@ UNIFORM_KINDS = frozenset(
 CONTAINER_TYPES = (list, tuple, Mapping, Set, np.ndarray, pd.Series, pd.DataFrame, pd.Index)
 
 _TYPE_OF = np.frompyfunc(type, 1, 1)
-
-
-def canonical_category(value) -> str | None:
-    """The category of one value: its canonical string, or None for a missing value.
-
-    A string is itself; a boolean ``"True"`` or ``"False"``; an integer, or a float or
-    ``Decimal`` equal to one, that integer's digits (``1``, ``1.0``, ``-0.0`` and
-    ``Decimal("1.00")`` give ``"1"`` and ``"0"``); another float its shortest ``repr``
-    (``"2.5"``, ``"inf"``); a timestamp its pandas string, in UTC when it has a time
-    zone; anything else hashable its ``str``. Lists, tuples, dicts, sets and arrays
-    raise a TypeError.
-
-    Examples
-    --------
-    >>> from sklearn_hamur.encoder import canonical_category
-    >>> [canonical_category(v) for v in (1, 1.0, "1", True, 2.5, "a", float("nan"))]
-    ['1', '1', '1', 'True', '2.5', 'a', None]
-    """
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bool | np.bool_):
-        return "True" if value else "False"
-    if isinstance(value, CONTAINER_TYPES):
-        raise TypeError(f"a {type(value).__name__} is not a category")
-    if value is None or value is pd.NA or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return None
-    if isinstance(value, datetime.datetime | np.datetime64):
-        stamp = pd.Timestamp(value)
-        return str(stamp if stamp.tzinfo is None else stamp.tz_convert("UTC"))
-    if isinstance(value, datetime.timedelta | np.timedelta64):  # before Integral: see numpy
-        return str(pd.Timedelta(value))
-    if isinstance(value, Integral):
-        return str(int(value))
-    if isinstance(value, Decimal):
-        if value.is_finite() and value == value.to_integral_value():
-            return str(int(value))
-        return repr(float(value))
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return str(int(number)) if number.is_integer() else repr(number)
-    return str(value)
 
 
 def _canonical_labels(uniques, name) -> list:
