@@ -28,6 +28,16 @@ Variants (``--variants``; each is a name from ``VARIANTS``):
 - ``one_epoch=LR``: a single epoch at learning rate LR, no early stopping.
 - ``backbone=NAME`` / ``batch_size=N``: another backbone (``wide_deep``: a first-order
   term beside the deep part) or batch size.
+- ``wide_l2=L`` / ``wide_lr=F``: the same frequency-aware L2 on the wide part's per-id
+  weights (``backbone=wide_deep``; ``L = 1 / (2 C)`` matches one-hot logistic
+  regression's penalty), or the wide part's learning rate ``F`` times the others'.
+- ``adapter_lr=F``: the adapters' and the hyper-network's learning rate F times the
+  others' (as LoRA+ speeds up the zero-initialised factor).
+- ``gamma_init=G``: the adapters' norm scale starts at G instead of 0 (0: the identity).
+- ``hyper_ids=K``: the hyper-network's input without the fields of more than K ids
+  (their embeddings zeroed there; the tower still sees them).
+- ``set:NAME=VALUE`` / ``config:NAME=VALUE``: any estimator parameter (``set:n_adapters=2``,
+  ``set:min_delta=0.001``), or any benchmark setting (``config:patience=10``).
 - ``a+b``: variants ``a`` and ``b`` together.
 
 Usage (from the repository root; runs append to a JSON-lines file, so two processes
@@ -35,6 +45,8 @@ can share the work and ``--report`` summarises what is there)::
 
     python benchmarks/sparse_ids.py --dataset douban --variants base freq_l2=1e-3 --seeds 3
     python benchmarks/sparse_ids.py --dataset douban --report
+    python benchmarks/sparse_ids.py --study adapters --dataset adult --model hamur \
+        --variants base set:n_adapters=2 adapter_lr=10 --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -67,26 +79,35 @@ def run_module(net):
     return plain_module(net)
 
 
-class FrequencyAwareL2(Callback):
-    """Add the gradient of ``strength * sum over occurrences ||e_j||^2 / n_j``."""
+def _feature_table(net, part: str):
+    """The embedding module of ``part``: the ids' embeddings, or the wide part's weights."""
+    module = run_module(net)
+    return module.embedding if part == "embedding" else module.wide.embedding
 
-    def __init__(self, strength: float) -> None:
+
+class FrequencyAwareL2(Callback):
+    """Add the gradient of ``strength * sum over occurrences ||e_j||^2 / n_j``.
+
+    ``part="wide"`` penalises the wide (first-order) part's per-id weights instead, the
+    L2 of one-hot logistic regression.
+    """
+
+    def __init__(self, strength: float, part: str = "embedding") -> None:
         self.strength = strength
+        self.part = part
 
     def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
-        module = run_module(net)
-        x_cat = X.X["x_cat"] + module.embedding.offsets
-        counts = np.bincount(
-            x_cat.reshape(-1).numpy(), minlength=module.embedding.embedding.num_embeddings
-        )
+        table = _feature_table(net, self.part)
+        x_cat = X.X["x_cat"] + table.offsets
+        counts = np.bincount(x_cat.reshape(-1).numpy(), minlength=table.embedding.num_embeddings)
         self.inverse_count_ = torch.as_tensor(1.0 / np.maximum(counts, 1), dtype=torch.float32)
 
     def on_grad_computed(self, net, named_parameters, batch=None, training=False, **kwargs) -> None:
         if not training:
             return
-        module = run_module(net)
-        weight = module.embedding.embedding.weight
-        ids = (batch[0]["x_cat"].to(weight.device) + module.embedding.offsets).reshape(-1)
+        table = _feature_table(net, self.part)
+        weight = table.embedding.weight
+        ids = (batch[0]["x_cat"].to(weight.device) + table.offsets).reshape(-1)
         rows = len(batch[0]["x_cat"])
         occurrences = torch.bincount(ids, minlength=weight.shape[0]).to(weight.dtype)
         scale = occurrences * self.inverse_count_.to(weight.device)
@@ -140,6 +161,23 @@ class EmbeddingOptimizer(Callback):
             emb["betas"] = (self.beta1, 0.999)
         net.optimizer_ = torch.optim.Adam(
             [*groups, emb], lr=net.lr, weight_decay=net.optimizer__weight_decay
+        )
+
+
+class WideOptimizer(Callback):
+    """Rebuild Adam with the wide part's per-id weights in a group at ``lr * lr_factor``."""
+
+    def __init__(self, lr_factor: float) -> None:
+        self.lr_factor = lr_factor
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        table = _feature_table(net, "wide").embedding.weight
+        groups = []
+        for group in run_module(net).make_parameter_groups():
+            groups.append({**group, "params": [p for p in group["params"] if p is not table]})
+        wide = {"params": [table], "weight_decay": 0.0, "lr": net.lr * self.lr_factor}
+        net.optimizer_ = torch.optim.Adam(
+            [*groups, wide], lr=net.lr, weight_decay=net.optimizer__weight_decay
         )
 
 
@@ -205,6 +243,74 @@ class EpochLR(Callback):
         self._set(net, self.decay**self.epoch_)
 
 
+class AdapterOptimizer(Callback):
+    """Rebuild Adam with the adapters and the hyper-network in a group at ``lr * lr_factor``."""
+
+    def __init__(self, lr_factor: float) -> None:
+        self.lr_factor = lr_factor
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        module = run_module(net)
+        adapted = {
+            id(p)
+            for name, p in module.named_parameters()
+            if name.startswith(("adapters.", "hypernetwork."))
+        }
+        groups = []
+        for group in module.make_parameter_groups():
+            rest = [p for p in group["params"] if id(p) not in adapted]
+            mine = [p for p in group["params"] if id(p) in adapted]
+            groups.append({**group, "params": rest})
+            groups.append({**group, "params": mine, "lr": net.lr * self.lr_factor})
+        net.optimizer_ = torch.optim.Adam(
+            groups, lr=net.lr, weight_decay=net.optimizer__weight_decay
+        )
+
+
+class AdapterScaleInit(Callback):
+    """Start the adapters' norm scale (gamma) at ``value`` instead of 0."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        with torch.no_grad():
+            for adapter in getattr(run_module(net), "adapters", None) or []:
+                adapter.domain_norm.weight.fill_(self.value)
+
+
+class HyperInputWithoutIds(Callback):
+    """The hyper-network sees no field of more than ``max_cardinality`` ids (zeroed).
+
+    Its instance matrices then depend on the low-cardinality fields (gender, genre, ...)
+    and the numbers only, not on memorised user or item ids.
+    """
+
+    def __init__(self, max_cardinality: int) -> None:
+        self.max_cardinality = max_cardinality
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        module = run_module(net)
+        if module.hypernetwork is None:
+            return
+        keep = torch.ones(module.embedding.d_out)
+        for j, cardinality in enumerate(module.cardinalities):
+            if cardinality > self.max_cardinality:
+                keep[j * module.d_embedding : (j + 1) * module.d_embedding] = 0.0
+        self.handle_ = module.hypernetwork.register_forward_pre_hook(
+            lambda _, inputs: (inputs[0] * keep.to(inputs[0].device), *inputs[1:])
+        )
+
+
+def _literal(value: str):
+    import ast
+
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+
+
 def variant_settings(name: str) -> tuple[dict, list, dict]:
     """``(estimator params, extra callbacks, config overrides)`` of a variant name.
 
@@ -227,6 +333,8 @@ def variant_settings(name: str) -> tuple[dict, list, dict]:
         return {"min_frequency": int(value)}, [], {}
     if key == "freq_l2":
         return {}, [("freq_l2", FrequencyAwareL2(float(value)))], {}
+    if key == "wide_l2":
+        return {}, [("wide_l2", FrequencyAwareL2(float(value), part="wide"))], {}
     if key == "emb_dropout":
         return {}, [("emb_dropout", EmbeddingDropout(float(value)))], {}
     if key == "lazy_emb":
@@ -241,6 +349,19 @@ def variant_settings(name: str) -> tuple[dict, list, dict]:
         return {}, [("lr_decay", EpochLR(0.7, warmup=True))], {}
     if key == "one_epoch":
         return {"lr": float(value)}, [], {"max_epochs": 1}
+    if key == "wide_lr":
+        return {}, [("wide_opt", WideOptimizer(float(value)))], {}
+    if key == "adapter_lr":
+        return {}, [("adapter_opt", AdapterOptimizer(float(value)))], {}
+    if key == "hyper_ids":
+        return {}, [("hyper_ids", HyperInputWithoutIds(int(value)))], {}
+    if key == "gamma_init":
+        return {}, [("gamma_init", AdapterScaleInit(float(value)))], {}
+    if key.startswith("set:"):
+        # Any estimator parameter: ``set:n_adapters=2``, ``set:hidden_units=(256,128)``.
+        return {key[4:]: _literal(value)}, [], {}
+    if key.startswith("config:"):
+        return {}, [], {key[7:]: _literal(value)}
     raise ValueError(f"unknown variant {name!r}")
 
 
@@ -279,8 +400,17 @@ def fit_variant(model: str, variant: str, config: dict, seed: int, data: dict) -
     }
 
 
+#: The results files' name: ``--study adapters`` keeps another study's runs apart.
+STUDY = {"name": "sparse-ids"}
+#: The report's title of each study.
+STUDIES = {
+    "sparse-ids": "Sparse-id variants",
+    "adapters": "Adapter, early-stopping and wide-part variants",
+}
+
+
 def log_path(dataset: str) -> Path:
-    return RESULTS / f"sparse-ids-{dataset}.jsonl"
+    return RESULTS / f"{STUDY['name']}-{dataset}.jsonl"
 
 
 def reference_lines(dataset: str, seeds: list[int]) -> list[str]:
@@ -308,9 +438,9 @@ def report(dataset: str) -> str:
 
     runs = [json.loads(line) for line in log_path(dataset).read_text().splitlines() if line]
     lines = [
-        f"# Sparse-id variants: {dataset}",
+        f"# {STUDIES.get(STUDY['name'], 'Variants')}: {dataset}",
         "",
-        "Test AUC of one change at a time to how the id embeddings are trained "
+        "Test AUC of one change at a time to the model or its training "
         "(`benchmarks/sparse_ids.py`, which lists the variants), on the benchmark's seeded "
         "80/10/10 splits; the difference is the variant minus `base` (the same model at its "
         "defaults), paired by seed: mean ± std (seeds where the variant is higher / seeds), "
@@ -365,10 +495,12 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--data-dir", type=Path, default=run.DEFAULT_DATA_DIR)
     parser.add_argument("--report", action="store_true")
+    parser.add_argument("--study", default="sparse-ids", help="results file name prefix")
     args = parser.parse_args(argv)
+    STUDY["name"] = args.study
     if args.report:
         text = report(args.dataset)
-        (RESULTS / f"sparse-ids-{args.dataset}.md").write_text(text)
+        (RESULTS / f"{args.study}-{args.dataset}.md").write_text(text)
         print(text)
         return
     torch.set_num_threads(1)
