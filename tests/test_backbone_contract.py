@@ -123,3 +123,25 @@ def test_a_registered_backbone_is_trained_saved_and_searched(monkeypatch, tmp_pa
     assert hamur_search_space("linear_tower")["hidden_units"].choices == ("8", "16")
     with pytest.raises(ValueError, match="'n_adapters' parameter .* at most"):
         HAMURClassifier(backbone="linear_tower", hidden_units=(8,), n_adapters=2).fit(X, y)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hamur_and_its_backbone_train_alike_but_for_the_adapters(name):
+    # One random_state: the backbone's weights start equal and its dropout masks are the
+    # same, so on the first step (the adapters are the identity) the shared parameters
+    # move alike; later steps differ only by what the adapters learned.
+    import numpy as np
+    import torch
+
+    from .conftest import make_data
+
+    X, y = make_data(n=400)
+    params = dict(backbone=name, max_epochs=1, batch_size=400, dropout=0.3, early_stopping=False)
+    hamur = HAMURClassifier(**params, random_state=3).fit(X, y)
+    backbone = MultiDomainClassifier(**params, random_state=3).fit(X, y)
+    adapted = hamur.net_.module_.state_dict()
+    for key, value in backbone.net_.module_.state_dict().items():
+        torch.testing.assert_close(adapted[key], value, rtol=0, atol=1e-6, msg=key)
+    two = {**params, "max_epochs": 2, "random_state": 3}
+    hamur, backbone = HAMURClassifier(**two).fit(X, y), MultiDomainClassifier(**two).fit(X, y)
+    assert not np.allclose(hamur.predict_proba(X), backbone.predict_proba(X))

@@ -326,6 +326,16 @@ class Backbone(nn.Module):
         self.first_adapted_block = len(widths) - adapters.n_adapters
         if not adapters.n_adapters:
             return
+        # NOTE[DIFF]: the adapters and the hyper-network are drawn from the global RNG as
+        # before, which is then put back as it was: the backbone's own dropout masks
+        # (and anything drawn after) are those of the same backbone without adapters. With
+        # the identity start, HAMUR and its backbone with one random_state then start and
+        # train alike but for what the adapters learn, a controlled comparison.
+        with torch.random.fork_rng(devices=[]):
+            self._draw_adapters(widths=widths, adapters=adapters)
+
+    def _draw_adapters(self, *, widths: Sequence[int], adapters: AdapterSpec) -> None:
+        """Build the hyper-network and the adapters, drawing from the global RNG."""
         self.hypernetwork = HyperNetwork(
             d_in=self.embedding.d_out,
             d_hidden=adapters.d_hyper_hidden,
