@@ -12,6 +12,7 @@ the Optuna search space are derived from these declarations.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
@@ -197,6 +198,21 @@ class SortedBatch:
         return self.groups.domain
 
 
+def _continue_on_a_fresh_stream() -> None:
+    """Reseed torch's CPU generator from its own state (a deterministic fresh stream).
+
+    Called once a backbone is built, with or without adapters, from the same state: the
+    adapters were drawn from that state and it was then restored, so continuing on it
+    would reuse their random numbers for the dropout masks. The new seed is a hash of
+    the state, so one ``random_state`` gives HAMUR and its backbone the same training
+    stream, independent of the adapters' initial weights. With the identity start they
+    then train alike but for what the adapters learn: a controlled comparison.
+    """
+    state = torch.random.default_generator.get_state().numpy().tobytes()
+    seed = int.from_bytes(hashlib.blake2b(state, digest_size=8).digest(), "little")
+    torch.random.default_generator.manual_seed(seed)
+
+
 @fill_doc
 class Backbone(nn.Module):
     """Base of the backbones: shared embedding, optional HAMUR adapters, unknown domains.
@@ -314,25 +330,23 @@ class Backbone(nn.Module):
 
     def _init_adapters(self, *, widths: Sequence[int], adapters: AdapterSpec | None) -> None:
         """Adapters after the last ``adapters.n_adapters`` of the layers of ``widths``."""
-        if adapters is None:
-            self.first_adapted_block = len(widths)
-            return
-        if not 0 <= adapters.n_adapters <= len(widths):
-            raise ValueError(
-                f"n_adapters must be in [0, {len(widths)}] (the number of hidden layers the "
-                f"adapters can follow in {type(self).__name__}), got {adapters.n_adapters}."
-            )
-        self.share_adapters = adapters.shared
-        self.first_adapted_block = len(widths) - adapters.n_adapters
-        if not adapters.n_adapters:
-            return
-        # NOTE[DIFF]: the adapters and the hyper-network are drawn from the global RNG as
-        # before, which is then put back as it was: the backbone's own dropout masks
-        # (and anything drawn after) are those of the same backbone without adapters. With
-        # the identity start, HAMUR and its backbone with one random_state then start and
-        # train alike but for what the adapters learn, a controlled comparison.
-        with torch.random.fork_rng(devices=[]):
-            self._draw_adapters(widths=widths, adapters=adapters)
+        self.first_adapted_block = len(widths)
+        if adapters is not None:
+            if not 0 <= adapters.n_adapters <= len(widths):
+                raise ValueError(
+                    f"n_adapters must be in [0, {len(widths)}] (the number of hidden layers "
+                    f"the adapters can follow in {type(self).__name__}), got "
+                    f"{adapters.n_adapters}."
+                )
+            self.share_adapters = adapters.shared
+            self.first_adapted_block = len(widths) - adapters.n_adapters
+            if adapters.n_adapters:
+                # NOTE[DIFF]: the adapters and the hyper-network are drawn from the global
+                # RNG as before, which is then put back as it was, so what is drawn next
+                # (the backbone's dropout masks) is the same with and without adapters.
+                with torch.random.fork_rng(devices=[]):
+                    self._draw_adapters(widths=widths, adapters=adapters)
+        _continue_on_a_fresh_stream()
 
     def _draw_adapters(self, *, widths: Sequence[int], adapters: AdapterSpec) -> None:
         """Build the hyper-network and the adapters, drawing from the global RNG."""
