@@ -16,6 +16,7 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import check_cv
@@ -81,6 +82,19 @@ def _check_scoring(scoring) -> tuple:
     return scoring
 
 
+def _fit_and_score(estimator, X, y, train, test, domains, scoring) -> dict:
+    """Fit a clone of ``estimator`` on the ``train`` rows; its scores on ``test``, timed."""
+    model = clone(estimator)
+    start = time.perf_counter()
+    model.fit(X.iloc[train], y[train])
+    fit_time = time.perf_counter() - start
+    test_domains = None if domains is None else domains[test]
+    return {
+        ("fit_time", ALL): fit_time,
+        **_fold_scores(model, X.iloc[test], y[test], test_domains, scoring),
+    }
+
+
 def _fold_scores(estimator, X_test, y_test, domains, scoring) -> dict:
     """``{(score, domain): value}`` of a fitted ``estimator`` on one test fold."""
     positive = estimator.classes_[1]
@@ -107,6 +121,7 @@ def compare(
     reference=None,
     domain_col="domain",
     return_folds=False,
+    n_jobs=None,
 ):
     """Cross-validate several models on the same folds, overall and per domain.
 
@@ -141,6 +156,11 @@ def compare(
         the default folds; None scores all rows only.
     return_folds : bool, default=False
         Also return the score of every model on every fold.
+    n_jobs : int, default=None
+        Number of fits run in parallel, each (model, fold) pair a job (joblib; ``None``
+        is 1 unless in a ``joblib.parallel_config`` context, ``-1`` every core). As in
+        ``GridSearchCV``, each worker's torch fits use their share of the cores, not all
+        of them. The scores do not depend on it; the fit times do.
 
     Returns
     -------
@@ -208,17 +228,12 @@ def compare(
         )
     domains = None if domain_col is None else domain_values(X, domain_col)
     folds = _folds(cv, X, y, domain_col)
-    records, index = [], []
-    for i, (train, test) in enumerate(folds):
-        for name, estimator in named.items():
-            model = clone(estimator)
-            start = time.perf_counter()
-            model.fit(X.iloc[train], y[train])
-            fit_time = time.perf_counter() - start
-            test_domains = None if domains is None else domains[test]
-            scores = _fold_scores(model, X.iloc[test], y[test], test_domains, scoring)
-            records.append({("fit_time", ALL): fit_time, **scores})
-            index.append((name, i))
+    jobs = [(i, name, train, test) for i, (train, test) in enumerate(folds) for name in named]
+    records = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_and_score)(named[name], X, y, train, test, domains, scoring)
+        for _, name, train, test in jobs
+    )
+    index = [(name, i) for i, name, _, _ in jobs]
     per_fold = pd.DataFrame(
         records, index=pd.MultiIndex.from_tuples(index, names=["model", "fold"])
     )

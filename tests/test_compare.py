@@ -43,6 +43,19 @@ def test_table_has_overall_and_per_domain_scores_and_paired_differences():
     assert np.isnan(table.loc[("logreg", "d0"), "fit_time_mean"])  # fit time: "all" rows
 
 
+def test_parallel_fits_give_the_serial_scores():
+    X, y = make_data(n=300)
+    models = {
+        "backbone": MultiDomainClassifier(**dict(FAST, max_epochs=2)),
+        "logreg": onehot_logreg(),
+    }
+    serial = compare(models, X, y, cv=2)
+    parallel = compare(models, X, y, cv=2, n_jobs=2)
+    scores = [c for c in serial.columns if not c.startswith("fit_time")]
+    pd.testing.assert_frame_equal(parallel[scores], serial[scores])
+    assert (parallel.xs("all", level="domain")["fit_time_mean"] > 0).all()
+
+
 def test_the_first_model_is_the_default_reference_and_lists_are_named():
     X, y = make_data(n=200)
     table = compare([DummyClassifier(), DummyClassifier()], X, y, cv=2, scoring="roc_auc")
