@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import multiprocessing
 import os
 import threading
@@ -98,6 +99,23 @@ def fit_threads() -> Iterator[int]:
             torch.set_num_threads(previous)
 
 
+def continue_on_a_fresh_stream() -> None:
+    """Reseed torch's CPU generator from its own state: a deterministic fresh stream.
+
+    Called once a net's module is built. A backbone draws its adapters and hyper-network
+    and then puts the generator back as it was (``Backbone._init_adapters``), so HAMUR
+    and the same backbone without adapters leave it in one state; continuing on that
+    state would reuse the adapters' random numbers for the dropout masks. A hash of the
+    state seeds a new stream instead, the same for both models: with one
+    ``random_state``, HAMUR and its backbone draw the same dropout masks, and with the
+    identity start they train alike but for what the adapters learn. Fits run under a
+    forked RNG (:func:`isolated_torch_state`), so the caller's generator is untouched.
+    """
+    state = torch.random.default_generator.get_state().numpy().tobytes()
+    seed = int.from_bytes(hashlib.blake2b(state, digest_size=8).digest(), "little")
+    torch.random.default_generator.manual_seed(seed)
+
+
 @contextlib.contextmanager
 def float32_default() -> Iterator[None]:
     """Build modules in float32 whatever ``torch.get_default_dtype()`` is (the inputs
@@ -155,6 +173,7 @@ class MultiDomainNet(NeuralNetBinaryClassifier):
     def initialize(self):
         with TORCH_STATE_LOCK, float32_default():
             super().initialize()
+            continue_on_a_fresh_stream()
         device_type = torch.device(self.device).type
         self.grad_scaler_ = torch.amp.GradScaler(device_type, enabled=self.precision == "16-mixed")
         return self

@@ -121,8 +121,10 @@ def test_pruning_callback_reports_losses_in_the_study_direction():
 
 def test_tune_prunes_a_hopeless_trial():
     """Trial 0 (lr=0.05) learns; trial 1 (lr=1e-6) stays at its initial weights, so its
-    first epoch's validation AUC is below trial 0's and the median pruner stops it."""
-    X, y = make_data(n=600)
+    first epoch's validation AUC is below trial 0's and the median pruner stops it.
+    2,000 rows: each fold's validation rows (100) are enough for one epoch of learning
+    to show above the initial weights' chance AUC, whatever the random stream."""
+    X, y = make_data(n=2000)
     storage = optuna.storages.InMemoryStorage()
     queue = optuna.create_study(storage=storage, study_name="pruning", direction="maximize")
     queue.enqueue_trial({"lr": 0.05})
@@ -151,7 +153,7 @@ def test_tune_prunes_a_hopeless_trial():
     # The best estimator is refitted on all rows with the best parameters, without the
     # pruning callback, with the early stopping that pruning needed.
     assert best.lr == 0.05 and best.callbacks is None and best.early_stopping is True
-    assert best.predict_proba(X).shape == (600, 2)
+    assert best.predict_proba(X).shape == (2000, 2)
 
 
 def test_tune_default_space_through_a_pipeline():

@@ -12,7 +12,6 @@ the Optuna search space are derived from these declarations.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
@@ -198,21 +197,6 @@ class SortedBatch:
         return self.groups.domain
 
 
-def _continue_on_a_fresh_stream() -> None:
-    """Reseed torch's CPU generator from its own state (a deterministic fresh stream).
-
-    Called once a backbone is built, with or without adapters, from the same state: the
-    adapters were drawn from that state and it was then restored, so continuing on it
-    would reuse their random numbers for the dropout masks. The new seed is a hash of
-    the state, so one ``random_state`` gives HAMUR and its backbone the same training
-    stream, independent of the adapters' initial weights. With the identity start they
-    then train alike but for what the adapters learn: a controlled comparison.
-    """
-    state = torch.random.default_generator.get_state().numpy().tobytes()
-    seed = int.from_bytes(hashlib.blake2b(state, digest_size=8).digest(), "little")
-    torch.random.default_generator.manual_seed(seed)
-
-
 @fill_doc
 class Backbone(nn.Module):
     """Base of the backbones: shared embedding, optional HAMUR adapters, unknown domains.
@@ -343,10 +327,10 @@ class Backbone(nn.Module):
             if adapters.n_adapters:
                 # NOTE[DIFF]: the adapters and the hyper-network are drawn from the global
                 # RNG as before, which is then put back as it was, so what is drawn next
-                # (the backbone's dropout masks) is the same with and without adapters.
+                # is the same with and without adapters (the estimators' nets then move
+                # to a fresh stream: _net.continue_on_a_fresh_stream).
                 with torch.random.fork_rng(devices=[]):
                     self._draw_adapters(widths=widths, adapters=adapters)
-        _continue_on_a_fresh_stream()
 
     def _draw_adapters(self, *, widths: Sequence[int], adapters: AdapterSpec) -> None:
         """Build the hyper-network and the adapters, drawing from the global RNG."""
