@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import time
 
 
 def cpu_model() -> str:
@@ -46,3 +47,16 @@ def print_report(text: str, output) -> None:
     if output:
         with open(output, "w") as f:
             f.write(text + "\n")
+
+
+def latencies_ms(fn, calls: list, *, warmup: int = 0) -> list[float]:
+    """Wall time of ``fn(x)`` for each ``x`` of ``calls``, in ms, after ``warmup`` untimed
+    calls on the first of them."""
+    for x in calls[:warmup]:
+        fn(x)
+    times = []
+    for x in calls:
+        start = time.perf_counter()
+        fn(x)
+        times.append(1e3 * (time.perf_counter() - start))
+    return times

@@ -35,25 +35,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model, pipe_table, print_report, timestamp
+from _common import cpu_model, latencies_ms, pipe_table, print_report, timestamp
 from speed import ARCHITECTURE, FIELDS, LR, make_frame
 
 DEFAULTS = {
     "full": {"fit_rows": 20_000, "rows": 100_000, "calls": 1_000},
     "quick": {"fit_rows": 2_000, "rows": 5_000, "calls": 50},
 }
-
-
-def latencies_ms(fn, calls: list) -> list[float]:
-    """Wall time of ``fn(x)`` for each ``x`` of ``calls`` (after 20 untimed calls), in ms."""
-    for x in calls[:20]:
-        fn(x)
-    times = []
-    for x in calls:
-        start = time.perf_counter()
-        fn(x)
-        times.append(1e3 * (time.perf_counter() - start))
-    return times
 
 
 def rows_per_s(fn, n_rows: int, repeats: int = 3) -> float:
@@ -101,7 +89,7 @@ def measure(args) -> dict:
     frames = [X_new.iloc[[i]] for i in range(args.calls)]
     dicts = [X_new.iloc[i].to_dict() for i in range(args.calls)]
     # torch first, before onnxruntime's threads exist (they spin a while after each run).
-    latency = {"predict_proba": latencies_ms(clf.predict_proba, frames)}
+    latency = {"predict_proba": latencies_ms(clf.predict_proba, frames, warmup=20)}
     throughput = {"predict_proba": rows_per_s(lambda: clf.predict_proba(X_new), args.rows)}
     expected = clf.predict_proba(X_new)
     with tempfile.TemporaryDirectory() as folder:
@@ -113,9 +101,9 @@ def measure(args) -> dict:
     singles = [{k: v[i : i + 1] for k, v in encoded.items()} for i in range(args.calls)]
     run = served.session.run
     columns = {c: X_new[c].to_numpy() for c in X_new}
-    latency["served, DataFrame"] = latencies_ms(served.predict_proba, frames)
-    latency["served, dict"] = latencies_ms(served.predict_proba, dicts)
-    latency["session.run"] = latencies_ms(lambda x: run(["logit"], x), singles)
+    latency["served, DataFrame"] = latencies_ms(served.predict_proba, frames, warmup=20)
+    latency["served, dict"] = latencies_ms(served.predict_proba, dicts, warmup=20)
+    latency["session.run"] = latencies_ms(lambda x: run(["logit"], x), singles, warmup=20)
     throughput["served, DataFrame"] = rows_per_s(lambda: served.predict_proba(X_new), args.rows)
     throughput["served, dict"] = rows_per_s(lambda: served.predict_proba(columns), args.rows)
     throughput["session.run"] = rows_per_s(lambda: run(["logit"], encoded), args.rows)

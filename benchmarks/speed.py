@@ -60,7 +60,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model, current_rss, pipe_table, timestamp
+from _common import cpu_model, current_rss, latencies_ms, pipe_table, timestamp
 
 #: MovieLens-100k-like cardinalities of the 8 categorical fields (no numeric field).
 FIELDS = {
@@ -424,16 +424,6 @@ def module_flops_per_row(module, encoded: dict, n_rows: int = 256) -> float:
     return counter.get_total_flops() / len(tensors["domain"])
 
 
-def latency_ms(fn, calls: list) -> list[float]:
-    """Wall time of ``fn(x)`` for each ``x`` of ``calls``, in milliseconds."""
-    times = []
-    for x in calls:
-        start = time.perf_counter()
-        fn(x)
-        times.append(1e3 * (time.perf_counter() - start))
-    return times
-
-
 def measure_predict(job: dict) -> dict:
     """One-row latency and batch throughput of ``predict_proba``, and of the module alone.
 
@@ -464,8 +454,8 @@ def measure_predict(job: dict) -> dict:
 
     one_row, module_one_row = [], []
     for i, (row, single) in enumerate(zip(rows, singles)):
-        estimator_ms = latency_ms(estimator.predict_proba, [row])
-        module_ms = latency_ms(module_forward, [single])
+        estimator_ms = latencies_ms(estimator.predict_proba, [row])
+        module_ms = latencies_ms(module_forward, [single])
         if i >= 20:  # the first 20 calls warm up
             one_row += estimator_ms
             module_one_row += module_ms

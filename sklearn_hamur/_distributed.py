@@ -55,8 +55,7 @@ def process_device(device: str) -> str:
     before the process group is created. Outside torchrun, and on the CPU, ``device``
     is returned unchanged.
     """
-    size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size <= 1 or not dist.is_available() or torch.device(device).type != "cuda":
+    if launched_world_size() <= 1 or not dist.is_available() or torch.device(device).type != "cuda":
         return device
     if torch.device(device).index is None:
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -72,18 +71,29 @@ def process_device(device: str) -> str:
     return device
 
 
-def world(device: str = "cpu") -> tuple[int, int]:
+def launched_world_size() -> int:
+    """The number of processes torchrun started (``WORLD_SIZE``; 1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def world(device: str | None = "cpu") -> tuple[int, int]:
     """``(rank, world_size)``; joins the process group when launched by torchrun.
 
     The backend follows the device this process trains on: NCCL for CUDA, gloo for the
     CPU (also on a machine with GPUs, where ``device="cpu"`` asks for CPU training).
+    ``device=None`` joins with torch's default backends (gloo for CPU tensors, and NCCL
+    for CUDA ones where there is a GPU), so that a later ``fit`` or ``partial_fit`` on
+    either device can use the same group; object collectives then run over gloo.
     """
-    size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size <= 1 or not dist.is_available():
+    if launched_world_size() <= 1 or not dist.is_available():
         return 0, 1
     if not dist.is_initialized():
-        backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend)
+        if device is None:
+            dist.init_process_group()
+        else:
+            dist.init_process_group(
+                backend="nccl" if torch.device(device).type == "cuda" else "gloo"
+            )
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -111,24 +121,9 @@ def wrap(module: torch.nn.Module, device: str) -> DistributedDataParallel:
 # -- out-of-core: each process streams its own data ---------------------------------------
 
 
-def joined_world() -> tuple[int, int]:
-    """``(rank, world_size)``; under torchrun, joins the default process group if needed.
-
-    Joined with torch's default backends (gloo for CPU tensors, and NCCL for CUDA ones
-    where there is a GPU), so a later ``fit`` or ``partial_fit`` on either device can
-    use the same group. Object collectives then run over gloo, on the CPU.
-    """
-    size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size <= 1 or not dist.is_available():
-        return 0, 1
-    if not dist.is_initialized():
-        dist.init_process_group()
-    return dist.get_rank(), dist.get_world_size()
-
-
 def gather_objects(obj) -> list:
     """Every process's ``obj``, in rank order (``[obj]`` outside torchrun)."""
-    _, size = joined_world()
+    _, size = world(None)
     if size <= 1:
         return [obj]
     gathered = [None] * size
@@ -170,7 +165,7 @@ def rank_shard(items: Iterable) -> list:
     'c.parquet']``, the second ``['b.parquet']``.
     """
     items = list(items)
-    size = int(os.environ.get("WORLD_SIZE", "1"))
+    size = launched_world_size()
     if size <= 1:
         return items
     return items[int(os.environ.get("RANK", "0")) :: size]
@@ -220,7 +215,7 @@ def even_chunks(chunks: Iterable) -> Iterator:
     >>> [len(X) for X, y in even_chunks([([1, 2], [0, 1]), ([3], [1])])]  # one process
     [2, 1]
     """
-    _, size = joined_world()
+    _, size = world(None)
     if size <= 1:
         yield from chunks
         return

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import os
 import warnings
 import weakref
 
@@ -21,6 +20,7 @@ from ._distributed import (
     StepPlan,
     data_parallel,
     gather_objects,
+    launched_world_size,
     plain_module,
     process_device,
     resolve_device,
@@ -153,7 +153,7 @@ class IncrementalTrainingMixin:
     def _partial_fit(self, X, y, classes, sample_weight) -> None:
         """Train one epoch on the chunk; ``partial_fit`` rolls back if this raises."""
         self._check_params()
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if launched_world_size() > 1:
             self._partial_fit_data_parallel(X, y, classes, sample_weight)
         else:
             self._train_one_epoch(self._chunk_dataset(X, y, classes, sample_weight))
@@ -167,7 +167,7 @@ class IncrementalTrainingMixin:
         name = type(self).__name__
         encoder = self._stream_encoder()
         self.classes_ = self._stream_classes(classes)
-        if _is_empty(X) and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if _is_empty(X) and launched_world_size() > 1:
             if y is None or len(y) != 0:
                 raise ValueError(f"{name}.partial_fit got an empty X but a y with rows.")
             dataset = MultiDomainDataset(padding_rows(encoder, 0), np.zeros(0))

@@ -27,7 +27,7 @@ from ._categories import (
     vocabulary_at_frequency,
     vocabulary_indices,
 )
-from ._distributed import gather_objects, joined_world
+from ._distributed import gather_objects, world
 from ._docstrings import fill_doc
 from ._json_values import check_storable
 from ._numeric_columns import numeric_values
@@ -310,7 +310,7 @@ class MultiDomainEncoder(TransformerMixin, BaseEstimator):
         >>> encoder.all_reduce() is encoder  # outside torchrun: nothing to merge
         True
         """
-        _, world_size = joined_world()
+        _, world_size = world(None)
         if world_size <= 1:
             return self
         states = gather_objects(self._reduce_state())

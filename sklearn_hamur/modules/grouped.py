@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .routing import DomainGroups
+from .routing import DomainGroups, is_compiling
 
 #: torch's grouped matrix multiply over row segments (torch >= 2.10), or None.
 _GROUPED_MM = getattr(F, "grouped_mm", None) or getattr(torch, "_grouped_mm", None)
@@ -33,11 +33,6 @@ def _autocast_dtype(device_type: str) -> torch.dtype | None:
         if device_type == "cpu":
             return torch.get_autocast_cpu_dtype() if torch.is_autocast_cpu_enabled() else None
         return torch.get_autocast_gpu_dtype() if torch.is_autocast_enabled() else None
-
-
-def _is_compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    return bool(compiler is not None and compiler.is_compiling())
 
 
 def _contiguous_grad(grad: torch.Tensor) -> torch.Tensor:
@@ -137,7 +132,7 @@ def segment_matmul(
         return every_domain_matmul(x, weight, groups.domain)
     # Under torch.compile, grouped_mm's fake-tensor kernel takes bfloat16 only (torch 2.13)
     # although the eager CPU kernel takes float32: compiled code loops instead.
-    compiling = _is_compiling() and x.dtype != torch.bfloat16
+    compiling = is_compiling() and x.dtype != torch.bfloat16
     if compiling or not grouped_mm_supported(x.device, x.dtype):
         # torch < 2.10, or a device / dtype its grouped_mm does not cover: a loop over the
         # domains' segments (one host synchronisation for their sizes).

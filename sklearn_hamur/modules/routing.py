@@ -59,6 +59,12 @@ def _export_formulation_active() -> bool:
     return getattr(_FORMULATION, "export", False)
 
 
+def is_compiling() -> bool:
+    """Whether ``torch.compile`` is tracing the current call (False on a torch without it)."""
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and compiler.is_compiling())
+
+
 class DomainGroups:
     """The rows of a batch grouped by domain: one sort, then segments of consecutive rows.
 
@@ -156,8 +162,7 @@ class DomainGroups:
         if counts is not None:
             present = [d for d, c in enumerate(counts) if c]
             return present[0] if len(present) == 1 else None
-        compiler = getattr(torch, "compiler", None)
-        if compiler is not None and compiler.is_compiling():
+        if is_compiling():
             return None
         if domain.numel() == 0 or (domain.device.type != "cpu" and domain.numel() > 1):
             return None
