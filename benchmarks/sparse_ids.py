@@ -31,6 +31,9 @@ Variants (``--variants``; each is a name from ``VARIANTS``):
 - ``wide_l2=L`` / ``wide_lr=F``: the same frequency-aware L2 on the wide part's per-id
   weights (``backbone=wide_deep``; ``L = 1 / (2 C)`` matches one-hot logistic
   regression's penalty), or the wide part's learning rate ``F`` times the others'.
+- ``lr_init=C``: the wide part (``backbone=wide_deep``) starts at one-hot logistic
+  regression's solution (``C``) on the training rows, then trains with the rest
+  (``+wide_lr=0``: kept there).
 - ``adapter_lr=F``: the adapters' and the hyper-network's learning rate F times the
   others' (as LoRA+ speeds up the zero-initialised factor).
 - ``gamma_init=G``: the adapters' norm scale starts at G instead of 0 (0: the identity).
@@ -302,6 +305,49 @@ class HyperInputWithoutIds(Callback):
         )
 
 
+class LogisticInit(Callback):
+    """Start the wide part at one-hot logistic regression's solution on the training rows.
+
+    ``LogisticRegression(C)`` (lbfgs) is fitted on the net's own inputs: the one-hot ids
+    (the wide table's rows), the one-hot domain and the encoded numeric values. Its id and
+    numeric weights become the wide part's, its intercept plus each domain's weight the
+    bias of that domain's output head, so training starts from logistic regression plus
+    the deep part's (small) initial output.
+    """
+
+    def __init__(self, C: float) -> None:
+        self.C = C
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
+        import scipy.sparse as sp
+        from sklearn.linear_model import LogisticRegression
+
+        module = run_module(net)
+        table = module.wide.embedding
+        ids = (X.X["x_cat"] + table.offsets).numpy()
+        domain = np.asarray(X.X["domain"]).astype(np.int64)
+        n, n_ids = len(ids), table.embedding.num_embeddings
+        n_domains = module.n_domains
+        rows = np.repeat(np.arange(n), ids.shape[1])
+        one_hot = sp.csr_matrix(
+            (np.ones(ids.size), (rows, ids.reshape(-1))), shape=(n, n_ids)
+        )
+        domains = sp.csr_matrix(
+            (np.ones(n), (np.arange(n), domain)), shape=(n, n_domains)
+        )
+        x_num = np.asarray(X.X["x_num"], dtype=np.float64)
+        Z = sp.hstack([one_hot, domains, sp.csr_matrix(x_num)]).tocsr()
+        target = np.asarray(y if y is not None else X.y).astype(int)
+        lr = LogisticRegression(C=self.C, max_iter=1000).fit(Z, target)
+        coef = torch.as_tensor(lr.coef_[0], dtype=torch.float32)
+        with torch.no_grad():
+            table.embedding.weight[:, 0] = coef[:n_ids]
+            heads = module.heads
+            heads.bias[:, 0] += coef[n_ids : n_ids + n_domains] + float(lr.intercept_[0])
+            if module.wide.numeric is not None:
+                module.wide.numeric.weight[0] = coef[n_ids + n_domains :]
+
+
 def _literal(value: str):
     import ast
 
@@ -349,6 +395,8 @@ def variant_settings(name: str) -> tuple[dict, list, dict]:
         return {}, [("lr_decay", EpochLR(0.7, warmup=True))], {}
     if key == "one_epoch":
         return {"lr": float(value)}, [], {"max_epochs": 1}
+    if key == "lr_init":
+        return {}, [("lr_init", LogisticInit(float(value)))], {}
     if key == "wide_lr":
         return {}, [("wide_opt", WideOptimizer(float(value)))], {}
     if key == "adapter_lr":
