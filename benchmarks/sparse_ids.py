@@ -34,6 +34,8 @@ Variants (``--variants``; each is a name from ``VARIANTS``):
 - ``lr_init=C``: the wide part (``backbone=wide_deep``) starts at one-hot logistic
   regression's solution (``C``) on the training rows, then trains with the rest
   (``+wide_lr=0``: kept there).
+- ``lr_offset=C``: one-hot logistic regression (``C``, fitted on the training rows, then
+  fixed) adds its logit to the network's, for any backbone: the network learns a residual.
 - ``adapter_lr=F``: the adapters' and the hyper-network's learning rate F times the
   others' (as LoRA+ speeds up the zero-initialised factor).
 - ``gamma_init=G``: the adapters' norm scale starts at G instead of 0 (0: the identity).
@@ -305,47 +307,82 @@ class HyperInputWithoutIds(Callback):
         )
 
 
+def _one_hot_logistic(module, X, y, C: float):
+    """One-hot ``LogisticRegression(C)`` on the net's own inputs; ``(coef, intercept)``.
+
+    The columns are the ids (in the order of the module's embedding table: field
+    offsets plus code), then the domains, then the encoded numeric values.
+    """
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    offsets = np.cumsum([0, *module.cardinalities[:-1]]).astype(np.int64)
+    ids = X.X["x_cat"].numpy() + offsets
+    domain = np.asarray(X.X["domain"]).astype(np.int64)
+    n, n_ids, n_domains = len(ids), int(sum(module.cardinalities)), module.n_domains
+    rows = np.repeat(np.arange(n), ids.shape[1])
+    one_hot = sp.csr_matrix((np.ones(ids.size), (rows, ids.reshape(-1))), shape=(n, n_ids))
+    domains = sp.csr_matrix((np.ones(n), (np.arange(n), domain)), shape=(n, n_domains))
+    x_num = sp.csr_matrix(np.asarray(X.X["x_num"], dtype=np.float64))
+    Z = sp.hstack([one_hot, domains, x_num]).tocsr()
+    target = np.asarray(y if y is not None else X.y).astype(int)
+    lr = LogisticRegression(C=C, max_iter=1000).fit(Z, target)
+    return torch.as_tensor(lr.coef_[0], dtype=torch.float32), float(lr.intercept_[0])
+
+
 class LogisticInit(Callback):
     """Start the wide part at one-hot logistic regression's solution on the training rows.
 
-    ``LogisticRegression(C)`` (lbfgs) is fitted on the net's own inputs: the one-hot ids
-    (the wide table's rows), the one-hot domain and the encoded numeric values. Its id and
-    numeric weights become the wide part's, its intercept plus each domain's weight the
-    bias of that domain's output head, so training starts from logistic regression plus
-    the deep part's (small) initial output.
+    Its id and numeric weights become the wide part's, its intercept plus each domain's
+    weight the bias of that domain's output head, so training starts from logistic
+    regression plus the deep part's (small) initial output.
     """
 
     def __init__(self, C: float) -> None:
         self.C = C
 
     def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
-        import scipy.sparse as sp
-        from sklearn.linear_model import LogisticRegression
-
         module = run_module(net)
-        table = module.wide.embedding
-        ids = (X.X["x_cat"] + table.offsets).numpy()
-        domain = np.asarray(X.X["domain"]).astype(np.int64)
-        n, n_ids = len(ids), table.embedding.num_embeddings
-        n_domains = module.n_domains
-        rows = np.repeat(np.arange(n), ids.shape[1])
-        one_hot = sp.csr_matrix(
-            (np.ones(ids.size), (rows, ids.reshape(-1))), shape=(n, n_ids)
-        )
-        domains = sp.csr_matrix(
-            (np.ones(n), (np.arange(n), domain)), shape=(n, n_domains)
-        )
-        x_num = np.asarray(X.X["x_num"], dtype=np.float64)
-        Z = sp.hstack([one_hot, domains, sp.csr_matrix(x_num)]).tocsr()
-        target = np.asarray(y if y is not None else X.y).astype(int)
-        lr = LogisticRegression(C=self.C, max_iter=1000).fit(Z, target)
-        coef = torch.as_tensor(lr.coef_[0], dtype=torch.float32)
+        coef, intercept = _one_hot_logistic(module, X, y, self.C)
+        n_ids, n_domains = int(sum(module.cardinalities)), module.n_domains
         with torch.no_grad():
-            table.embedding.weight[:, 0] = coef[:n_ids]
-            heads = module.heads
-            heads.bias[:, 0] += coef[n_ids : n_ids + n_domains] + float(lr.intercept_[0])
+            module.wide.embedding.embedding.weight[:, 0] = coef[:n_ids]
+            module.heads.bias[:, 0] += coef[n_ids : n_ids + n_domains] + intercept
             if module.wide.numeric is not None:
                 module.wide.numeric.weight[0] = coef[n_ids + n_domains :]
+
+
+class LogisticOffset(Callback):
+    """Add one-hot logistic regression's logit (fitted on the training rows, then fixed)
+    to the network's output, for training and prediction: the network learns a residual.
+    """
+
+    def __init__(self, C: float) -> None:
+        self.C = C
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
+        module = run_module(net)
+        coef, intercept = _one_hot_logistic(module, X, y, self.C)
+        n_ids, n_domains = int(sum(module.cardinalities)), module.n_domains
+        offsets = torch.as_tensor(np.cumsum([0, *module.cardinalities[:-1]]), dtype=torch.int64)
+        w_ids, w_domain, w_num = (
+            coef[:n_ids],
+            coef[n_ids : n_ids + n_domains],
+            coef[n_ids + n_domains :],
+        )
+
+        def hook(_, args, kwargs, output):
+            x_cat, x_num, domain = kwargs["x_cat"], kwargs["x_num"], kwargs["domain"]
+            logit = intercept + w_domain.to(output.device)[domain.long()]
+            if x_cat.shape[1]:
+                logit = logit + w_ids.to(output.device)[x_cat + offsets.to(x_cat.device)].sum(1)
+            if x_num.shape[1]:
+                logit = logit + x_num @ w_num.to(x_num.device)
+            return output + logit.to(output.dtype)
+
+        if getattr(self, "handle_", None) is not None:
+            self.handle_.remove()
+        self.handle_ = module.register_forward_hook(hook, with_kwargs=True)
 
 
 def _literal(value: str):
@@ -397,6 +434,8 @@ def variant_settings(name: str) -> tuple[dict, list, dict]:
         return {"lr": float(value)}, [], {"max_epochs": 1}
     if key == "lr_init":
         return {}, [("lr_init", LogisticInit(float(value)))], {}
+    if key == "lr_offset":
+        return {}, [("lr_offset", LogisticOffset(float(value)))], {}
     if key == "wide_lr":
         return {}, [("wide_opt", WideOptimizer(float(value)))], {}
     if key == "adapter_lr":
