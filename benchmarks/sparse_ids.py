@@ -36,6 +36,7 @@ Variants (``--variants``; each is a name from ``VARIANTS``):
   (``+wide_lr=0``: kept there).
 - ``lr_offset=C``: one-hot logistic regression (``C``, fitted on the training rows, then
   fixed) adds its logit to the network's, for any backbone: the network learns a residual.
+- ``lr_stack=C``: the same with out-of-fold (5-fold) logits as the training rows' offsets.
 - ``adapter_lr=F``: the adapters' and the hyper-network's learning rate F times the
   others' (as LoRA+ speeds up the zero-initialised factor).
 - ``gamma_init=G``: the adapters' norm scale starts at G instead of 0 (0: the identity).
@@ -307,14 +308,13 @@ class HyperInputWithoutIds(Callback):
         )
 
 
-def _one_hot_logistic(module, X, y, C: float):
-    """One-hot ``LogisticRegression(C)`` on the net's own inputs; ``(coef, intercept)``.
+def _one_hot_design(module, X):
+    """The one-hot design matrix of the net's inputs, for a logistic regression.
 
     The columns are the ids (in the order of the module's embedding table: field
     offsets plus code), then the domains, then the encoded numeric values.
     """
     import scipy.sparse as sp
-    from sklearn.linear_model import LogisticRegression
 
     offsets = np.cumsum([0, *module.cardinalities[:-1]]).astype(np.int64)
     ids = X.X["x_cat"].numpy() + offsets
@@ -324,9 +324,15 @@ def _one_hot_logistic(module, X, y, C: float):
     one_hot = sp.csr_matrix((np.ones(ids.size), (rows, ids.reshape(-1))), shape=(n, n_ids))
     domains = sp.csr_matrix((np.ones(n), (np.arange(n), domain)), shape=(n, n_domains))
     x_num = sp.csr_matrix(np.asarray(X.X["x_num"], dtype=np.float64))
-    Z = sp.hstack([one_hot, domains, x_num]).tocsr()
+    return sp.hstack([one_hot, domains, x_num]).tocsr()
+
+
+def _one_hot_logistic(module, X, y, C: float):
+    """One-hot ``LogisticRegression(C)`` on the net's own inputs; ``(coef, intercept)``."""
+    from sklearn.linear_model import LogisticRegression
+
     target = np.asarray(y if y is not None else X.y).astype(int)
-    lr = LogisticRegression(C=C, max_iter=1000).fit(Z, target)
+    lr = LogisticRegression(C=C, max_iter=1000).fit(_one_hot_design(module, X), target)
     return torch.as_tensor(lr.coef_[0], dtype=torch.float32), float(lr.intercept_[0])
 
 
@@ -372,6 +378,9 @@ class LogisticOffset(Callback):
         )
 
         def hook(_, args, kwargs, output):
+            given = getattr(self, "stash_", {}).get("offset")
+            if given is not None:  # out-of-fold offsets of training rows (LogisticStack)
+                return output + given.to(device=output.device, dtype=output.dtype)
             x_cat, x_num, domain = kwargs["x_cat"], kwargs["x_num"], kwargs["domain"]
             logit = intercept + w_domain.to(output.device)[domain.long()]
             if x_cat.shape[1]:
@@ -383,6 +392,43 @@ class LogisticOffset(Callback):
         if getattr(self, "handle_", None) is not None:
             self.handle_.remove()
         self.handle_ = module.register_forward_hook(hook, with_kwargs=True)
+
+
+class LogisticStack(LogisticOffset):
+    """:class:`LogisticOffset` with out-of-fold offsets on the training rows (stacking).
+
+    Each training row's offset is the logit of a logistic regression fitted on the other
+    four fifths of the training rows, so the network fits honest residuals, not the
+    in-sample ones of a model that has seen the row; other rows (validation, prediction)
+    get the logistic regression fitted on all training rows.
+    """
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import KFold, cross_val_predict
+
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        module = run_module(net)
+        target = np.asarray(y if y is not None else X.y).astype(int)
+        folds = KFold(5, shuffle=True, random_state=0)
+        oof = cross_val_predict(
+            LogisticRegression(C=self.C, max_iter=1000),
+            _one_hot_design(module, X),
+            target,
+            cv=folds,
+            method="decision_function",
+        )
+        X.X["offset"] = torch.as_tensor(oof, dtype=torch.float32)
+        stash = {}
+
+        def take_offset(_, args, kwargs):
+            stash["offset"] = kwargs.pop("offset", None)
+            return args, kwargs
+
+        if getattr(self, "pre_handle_", None) is not None:
+            self.pre_handle_.remove()
+        self.pre_handle_ = module.register_forward_pre_hook(take_offset, with_kwargs=True)
+        self.stash_ = stash
 
 
 def _literal(value: str):
@@ -436,6 +482,8 @@ def variant_settings(name: str) -> tuple[dict, list, dict]:
         return {}, [("lr_init", LogisticInit(float(value)))], {}
     if key == "lr_offset":
         return {}, [("lr_offset", LogisticOffset(float(value)))], {}
+    if key == "lr_stack":
+        return {}, [("lr_offset", LogisticStack(float(value)))], {}
     if key == "wide_lr":
         return {}, [("wide_opt", WideOptimizer(float(value)))], {}
     if key == "adapter_lr":
