@@ -27,6 +27,7 @@ from ._data import MultiDomainDataset
 from ._distributed import plain_module, resolve_device
 from ._docstrings import fill_doc
 from ._incremental import IncrementalTrainingMixin, check_known_domains
+from ._logistic_offset import fit_logistic_offset
 from ._net import MultiDomainNet, fit_threads, isolated_torch_state, make_net
 from ._persistence import read_file, restore_estimator, save_estimator
 from ._validation import as_frame, as_units, check_binary_target, units_problem
@@ -78,6 +79,7 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "logistic_offset": [Interval(Real, 0, None, closed="neither"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"auto"})],
@@ -290,6 +292,8 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         # Under torchrun each process takes its own GPU, before joining the process group.
         device = distributed.process_device(resolve_device(self.device))
         rank, world_size = distributed.world(device)
+        # Fitted on all training rows before any sharding: every process finds the same.
+        offset = self._fit_offset(dataset) if resume is None else None
         if world_size > 1:  # launched by torchrun: this process trains on its shard
             dataset = dataset.subset(distributed.shard(len(dataset), rank, world_size))
         self.net_ = self._build_net(valid_dataset, monitor, device, shuffle_seed)
@@ -298,6 +302,10 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         # process's share of the CPUs, so GridSearchCV(n_jobs=2) does not oversubscribe.
         with isolated_torch_state(device, torch_seed), fit_threads():
             self.net_.initialize()
+            if offset is not None:
+                plain_module(self.net_).linear_offset.set_coefficients(
+                    offset[0], intercept=offset[1]
+                )
             if resume is not None:
                 self._restore_training_state(resume)
             if world_size > 1:
@@ -310,6 +318,17 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
                 self.net_.module_ = plain_module(self.net_)
         self.history_ = self.net_.history
         self._warn_if_interrupted()
+
+    def _fit_offset(self, dataset) -> tuple[torch.Tensor, float] | None:
+        """The logistic regression behind ``logistic_offset``, fitted on ``dataset``."""
+        if self.logistic_offset is None:
+            return None
+        return fit_logistic_offset(
+            dataset,
+            cardinalities=self.encoder_.cardinalities_,
+            n_domains=self.n_domains_,
+            C=self.logistic_offset,
+        )
 
     def _warn_if_interrupted(self) -> None:
         epoch = getattr(self.net_, "interrupted_epoch_", None)

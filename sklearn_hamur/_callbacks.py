@@ -87,15 +87,23 @@ class RestoringEarlyStopping(EarlyStopping):
     are those of the first of several epochs, or when their validation AUC is within
     ``NEAR_CHANCE_AUC`` of 0.5: a model barely trained, which a user would otherwise
     get without a word (heavy regularisation can make the validation AUC peak at epoch
-    1 while the validation loss still falls).
+    1 while the validation loss still falls). ``warn_first_epoch=False`` keeps only the
+    near-chance warning, for a model that does not start untrained (one on a logistic
+    regression's offset often peaks after its first epoch).
     """
 
     def __init__(
-        self, *, min_delta: float = 1e-4, loss_monitor: str = "valid_loss", **kwargs
+        self,
+        *,
+        min_delta: float = 1e-4,
+        loss_monitor: str = "valid_loss",
+        warn_first_epoch: bool = True,
+        **kwargs,
     ) -> None:
         super().__init__(threshold=min_delta, threshold_mode="abs", **kwargs)
         self.min_delta = min_delta
         self.loss_monitor = loss_monitor
+        self.warn_first_epoch = warn_first_epoch
 
     def on_train_begin(self, net, **kwargs) -> None:
         super().on_train_begin(net, **kwargs)
@@ -139,7 +147,7 @@ class RestoringEarlyStopping(EarlyStopping):
             return
         best = history[self.best_epoch_ - 1]
         auc = best.get("valid_auc")
-        first = self.best_epoch_ == 1 and len(history) > 1
+        first = self.warn_first_epoch and self.best_epoch_ == 1 and len(history) > 1
         near_chance = auc is not None and np.isfinite(auc) and abs(auc - 0.5) < NEAR_CHANCE_AUC
         if not (first or near_chance):
             return

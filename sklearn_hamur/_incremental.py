@@ -153,6 +153,12 @@ class IncrementalTrainingMixin:
     def _partial_fit(self, X, y, classes, sample_weight) -> None:
         """Train one epoch on the chunk; ``partial_fit`` rolls back if this raises."""
         self._check_params()
+        if self.logistic_offset is not None:
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit does not support logistic_offset="
+                f"{self.logistic_offset!r}: the logistic regression is fitted on all "
+                "training rows at once. Use fit, or set logistic_offset=None."
+            )
         if launched_world_size() > 1:
             self._partial_fit_data_parallel(X, y, classes, sample_weight)
         else:

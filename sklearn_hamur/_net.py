@@ -353,6 +353,7 @@ def training_callbacks(params: Mapping, monitor: str | None) -> list:
             lower_is_better=monitor == "valid_loss",
             patience=params["patience"],
             min_delta=params["min_delta"],
+            warn_first_epoch=params.get("logistic_offset") is None,
             load_best=True,
             sink=print if params["verbose"] else _discard,
         )

@@ -66,6 +66,7 @@ class HAMURClassifier(BaseMultiDomainClassifier):
     %(dropout)s
     %(lr)s
     %(weight_decay)s
+    %(logistic_offset)s
     %(batch_size)s
     %(max_epochs)s
     %(early_stopping)s
@@ -170,6 +171,7 @@ class HAMURClassifier(BaseMultiDomainClassifier):
         dropout=0.2,
         lr=1e-3,
         weight_decay=1e-5,
+        logistic_offset=None,
         batch_size=4096,
         max_epochs=50,
         early_stopping="auto",
@@ -212,6 +214,7 @@ class HAMURClassifier(BaseMultiDomainClassifier):
         self.dropout = dropout
         self.lr = lr
         self.weight_decay = weight_decay
+        self.logistic_offset = logistic_offset
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping

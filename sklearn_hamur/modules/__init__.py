@@ -22,6 +22,7 @@ from .grouped import GroupedLinear, every_domain_matmul, grouped_linear, segment
 from .hypernetwork import HyperNetwork
 from .mlp import MLP, GroupedMLP
 from .norm import BatchNorm, GroupedBatchNorm
+from .offset import LinearOffset
 from .routing import UNKNOWN_DOMAIN, DomainGroups, average_unknown_domains, export_formulation
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "GroupedMLP",
     "HyperAdapter",
     "HyperNetwork",
+    "LinearOffset",
     "MLP",
     "MultiDomainMLP",
     "UNKNOWN_DOMAIN",

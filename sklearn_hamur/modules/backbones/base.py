@@ -25,6 +25,7 @@ from ..embedding import FeatureEmbedding
 from ..grouped import GroupedLinear
 from ..hypernetwork import HyperNetwork
 from ..mlp import MLP, GroupedMLP
+from ..offset import LinearOffset
 from ..routing import DomainGroups, average_unknown_domains
 
 #: Widths searched for the adapted hidden layers of the deep backbones.
@@ -255,7 +256,12 @@ class Backbone(nn.Module):
     no_weight_decay: ClassVar[tuple[str, ...]] = ("embedding", "bias", "norm")
 
     def __init__(
-        self, cardinalities: Sequence[int], n_numeric: int, n_domains: int, d_embedding: int
+        self,
+        cardinalities: Sequence[int],
+        n_numeric: int,
+        n_domains: int,
+        d_embedding: int,
+        linear_offset: bool = False,
     ) -> None:
         # Positional, unlike the backbones' own keyword-only constructors: only they call it.
         super().__init__()
@@ -265,6 +271,13 @@ class Backbone(nn.Module):
         self.d_embedding = d_embedding
         self.embedding = FeatureEmbedding(
             cardinalities=cardinalities, d_embedding=d_embedding, n_numeric=n_numeric
+        )
+        # Built before the backbone's layers, but it holds buffers only: it draws no
+        # random number, so a backbone starts the same with and without it.
+        self.linear_offset = (
+            LinearOffset(cardinalities=cardinalities, n_numeric=n_numeric, n_domains=n_domains)
+            if linear_offset
+            else None
         )
         self.share_adapters = False
         self.first_adapted_block = 0
@@ -289,7 +302,9 @@ class Backbone(nn.Module):
         Parameters
         ----------
         params : mapping
-            Estimator parameters: ``d_embedding``, ``dropout`` and every ``name`` of
+            Estimator parameters: ``d_embedding``, ``dropout``, ``logistic_offset`` (if
+            given and not ``None``: the module carries a
+            :class:`~sklearn_hamur.modules.LinearOffset`) and every ``name`` of
             ``params`` (others are ignored).
         adapters : AdapterSpec or None
             The adapters, or ``None`` for the backbone alone.
@@ -305,6 +320,8 @@ class Backbone(nn.Module):
             "dropout": params["dropout"],
             "adapters": adapters,
         }
+        if params.get("logistic_offset") is not None:
+            kwargs["linear_offset"] = True
         for param in cls.params:
             value = params[param.name]
             kwargs[param.argument] = tuple(value) if param.is_widths else value
@@ -443,12 +460,14 @@ class Backbone(nn.Module):
         # rows afterwards (cost grows with the number of domains, and the towers' batch
         # norms mix domains); here each domain's layers see only its own rows.
         groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
+        offset = None if self.linear_offset is None else self.linear_offset(x_cat, x_num, domain)
         x_cat, x_num = groups.sort(x_cat), groups.sort(x_num)
         e = self.embedding(x_cat, x_num)
         # The hyper-network runs once on the whole (sorted) batch; its per-row matrices are
         # never split per domain (see apply_adapters).
         s = None if self.hypernetwork is None else self.hypernetwork(e)
-        return groups.restore(self._forward_sorted(SortedBatch(x_cat, x_num, domain, e, s, groups)))
+        out = groups.restore(self._forward_sorted(SortedBatch(x_cat, x_num, domain, e, s, groups)))
+        return out if offset is None else out + offset.to(out.dtype)
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
         """The ``(n,)`` logits of a batch sorted by domain, in that sorted order."""
@@ -497,8 +516,9 @@ class DeepBackbone(Backbone):
         d_embedding: int = 16,
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
+        linear_offset: bool = False,
     ) -> None:
-        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding, linear_offset)
         self._build(d_hidden=d_hidden, dropout=dropout)
         self._init_adapters(widths=d_hidden, adapters=adapters)
 

@@ -113,6 +113,7 @@ class DCN(Backbone):
     dropout : float, default=0.2
         Dropout rate in the deep part.
     %(adapters)s
+    %(linear_offset)s
 
     See Also
     --------
@@ -152,8 +153,9 @@ class DCN(Backbone):
         d_embedding: int = 16,
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
+        linear_offset: bool = False,
     ) -> None:
-        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding, linear_offset)
         if n_cross_layers < 0:
             raise ValueError(f"n_cross_layers must be >= 0, got {n_cross_layers}.")
         d_in = self.embedding.d_out
@@ -194,6 +196,7 @@ class DCNV2(DCN):
     dropout : float, default=0.2
         Dropout rate in the deep part.
     %(adapters)s
+    %(linear_offset)s
 
     See Also
     --------

@@ -52,6 +52,7 @@ class DeepFM(DeepBackbone):
     dropout : float, default=0.2
         Dropout rate in the deep part.
     %(adapters)s
+    %(linear_offset)s
 
     See Also
     --------

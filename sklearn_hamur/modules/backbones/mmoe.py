@@ -63,6 +63,7 @@ class MMoE(Backbone):
     dropout : float, default=0.2
         Dropout rate in the experts and the towers.
     %(adapters)s
+    %(linear_offset)s
 
     See Also
     --------
@@ -107,8 +108,9 @@ class MMoE(Backbone):
         d_embedding: int = 16,
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
+        linear_offset: bool = False,
     ) -> None:
-        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding, linear_offset)
         if n_experts < 1 or not d_expert:
             raise ValueError(
                 f"MMoE needs n_experts >= 1 and at least one expert layer (d_expert), got "

@@ -37,6 +37,7 @@ class MultiDomainMLP(DeepBackbone):
     dropout : float, default=0.2
         Dropout rate in the towers.
     %(adapters)s
+    %(linear_offset)s
 
     See Also
     --------

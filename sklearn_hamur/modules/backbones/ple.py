@@ -135,6 +135,7 @@ class PLE(Backbone):
     dropout : float, default=0.2
         Dropout rate in the experts and the towers.
     %(adapters)s
+    %(linear_offset)s
 
     See Also
     --------
@@ -182,8 +183,9 @@ class PLE(Backbone):
         d_embedding: int = 16,
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
+        linear_offset: bool = False,
     ) -> None:
-        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding, linear_offset)
         if n_levels < 1 or n_shared_experts < 1 or n_specific_experts < 1 or not d_expert:
             raise ValueError(
                 "PLE needs n_levels, n_shared_experts and n_specific_experts >= 1 and at "

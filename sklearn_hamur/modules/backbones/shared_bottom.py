@@ -35,6 +35,7 @@ class SharedBottom(Backbone):
     dropout : float, default=0.2
         Dropout rate in the bottom and the towers.
     %(adapters)s
+    %(linear_offset)s
 
     See Also
     --------
@@ -76,8 +77,9 @@ class SharedBottom(Backbone):
         d_embedding: int = 16,
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
+        linear_offset: bool = False,
     ) -> None:
-        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding, linear_offset)
         self.bottom = MLP(d_in=self.embedding.d_out, d_hidden=d_bottom, d_out=None, dropout=dropout)
         # NOTE[DIFF]: multi-task shared-bottom has one tower per task and every row goes
         # through all of them; here the towers are per domain, and a row goes through its

@@ -34,6 +34,7 @@ class SharedMLP(DeepBackbone):
     dropout : float, default=0.2
         Dropout rate in the tower.
     %(adapters)s
+    %(linear_offset)s
 
     See Also
     --------

@@ -156,6 +156,7 @@ class STAR(Backbone):
     dropout : float, default=0.2
         Dropout rate in the star-topology and auxiliary networks.
     %(adapters)s
+    %(linear_offset)s
 
     See Also
     --------
@@ -199,8 +200,9 @@ class STAR(Backbone):
         d_embedding: int = 16,
         dropout: float = 0.2,
         adapters: AdapterSpec | None = None,
+        linear_offset: bool = False,
     ) -> None:
-        super().__init__(cardinalities, n_numeric, n_domains, d_embedding)
+        super().__init__(cardinalities, n_numeric, n_domains, d_embedding, linear_offset)
         d_in = self.embedding.d_out
         self.partitioned_norm = PartitionedNorm(d_in=d_in, n_domains=n_domains)
         widths = [d_in, *d_hidden]

@@ -73,6 +73,7 @@ class WideDeep(DeepBackbone):
     dropout : float, default=0.2
         Dropout rate in the deep part (reference: 0.2).
     %(adapters)s
+    %(linear_offset)s
 
     See Also
     --------

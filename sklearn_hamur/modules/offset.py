@@ -1,0 +1,105 @@
+"""A fixed linear logit added to a backbone's: the network then learns the residual."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class LinearOffset(nn.Module):
+    """A linear model over one-hot ids, one-hot domain and numeric values, not trained.
+
+    ``offset(x) = intercept + w_domain[domain] + sum_f w_ids[offset_f + x_cat[:, f]]
+    + x_num @ w_numeric``: the logit of a one-hot logistic regression, whose coefficients
+    are set once (:meth:`set_coefficients`) and then kept as buffers, so they are saved,
+    loaded and exported with the module but never touched by the optimizer. A backbone
+    with an offset adds it to its own logit; trained on top of it, the network fits
+    what the linear model leaves.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Vocabulary size of each categorical field.
+    n_numeric : int
+        Number of numeric fields.
+    n_domains : int
+        Number of domains.
+
+    Shape
+    -----
+    - ``x_cat``: ``(n, len(cardinalities))`` int64; ``x_num``: ``(n, n_numeric)``;
+      ``domain``: ``(n,)`` int64 in ``[0, n_domains)``
+    - Output: ``(n,)``, the offset logits (zero until the coefficients are set)
+
+    Examples
+    --------
+    >>> import torch
+    >>> offset = LinearOffset(cardinalities=[3, 2], n_numeric=1, n_domains=2)
+    >>> offset.set_coefficients(torch.arange(8.0), intercept=0.5)
+    >>> offset(torch.tensor([[2, 1]]), torch.tensor([[1.0]]), torch.tensor([1]))
+    tensor([19.5000])
+    """
+
+    offsets: torch.Tensor
+    id_weight: torch.Tensor
+    domain_weight: torch.Tensor
+    numeric_weight: torch.Tensor
+    intercept: torch.Tensor
+
+    def __init__(self, *, cardinalities: Sequence[int], n_numeric: int, n_domains: int) -> None:
+        super().__init__()
+        cardinalities = [int(c) for c in cardinalities]
+        offsets = torch.tensor([0, *cardinalities[:-1]], dtype=torch.int64).cumsum(0)
+        self.register_buffer("offsets", offsets[: len(cardinalities)], persistent=False)
+        self.n_ids = sum(cardinalities)
+        self.n_numeric = n_numeric
+        self.n_domains = n_domains
+        self.register_buffer("id_weight", torch.zeros(self.n_ids))
+        self.register_buffer("domain_weight", torch.zeros(n_domains))
+        self.register_buffer("numeric_weight", torch.zeros(n_numeric))
+        self.register_buffer("intercept", torch.zeros(()))
+
+    @property
+    def n_coefficients(self) -> int:
+        """Length of the coefficient vector: ids, then domains, then numeric fields."""
+        return self.n_ids + self.n_domains + self.n_numeric
+
+    def set_coefficients(self, coef: torch.Tensor, *, intercept: float) -> None:
+        """Set the linear model: ``coef`` over the ids, then the domains, then the numbers.
+
+        Parameters
+        ----------
+        coef : torch.Tensor of shape (n_coefficients,)
+            The weights of the one-hot columns (ids in the order of the fields' offsets,
+            then the domains) and of the numeric fields.
+        intercept : float
+            The linear model's intercept.
+        """
+        coef = torch.as_tensor(coef, dtype=torch.float32).reshape(-1)
+        if coef.numel() != self.n_coefficients:
+            raise ValueError(
+                f"coef must have {self.n_coefficients} entries ({self.n_ids} ids, "
+                f"{self.n_domains} domains, {self.n_numeric} numeric); got {coef.numel()}."
+            )
+        with torch.no_grad():
+            device = self.id_weight.device
+            ids, domains = self.n_ids, self.n_ids + self.n_domains
+            self.id_weight.copy_(coef[:ids].to(device))
+            self.domain_weight.copy_(coef[ids:domains].to(device))
+            self.numeric_weight.copy_(coef[domains:].to(device))
+            self.intercept.fill_(float(intercept))
+
+    def forward(
+        self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+    ) -> torch.Tensor:
+        out = self.intercept + self.domain_weight[domain]
+        if x_cat.shape[1]:
+            out = out + self.id_weight[x_cat + self.offsets].sum(1)
+        if self.n_numeric:
+            out = out + x_num.to(self.numeric_weight.dtype) @ self.numeric_weight
+        return out
+
+
+__all__ = ["LinearOffset"]
