@@ -125,15 +125,16 @@ def test_search_space_is_storable_and_valid_for_the_estimators():
         "weight_decay",
         "dropout",
         "batch_size",
+        "logistic_offset",
     }
     for name, distribution in space.items():
-        # Only strings and numbers: each distribution round-trips through JSON.
+        # Only strings, numbers and None: each distribution round-trips through JSON.
         text = distribution_to_json(distribution)
         assert optuna.distributions.json_to_distribution(json.dumps(json.loads(text))) == (
             distribution
         ), name
         if isinstance(distribution, CategoricalDistribution):
-            assert all(isinstance(c, str | int | float) for c in distribution.choices), name
+            assert all(isinstance(c, str | int | float | None) for c in distribution.choices), name
     # The smallest and the largest choice of every parameter fit a HAMURClassifier.
     X, y = make_data(n=200)
     for pick in (0, -1):
