@@ -27,11 +27,17 @@ class LinearOffset(nn.Module):
     n_domains : int
         Number of domains.
 
-    Shape
+    See Also
+    --------
+    sklearn_hamur.HAMURClassifier : Fits the offset's logistic regression
+        (``logistic_offset=C``).
+    sklearn_hamur.modules.backbones.Backbone : Adds the offset (``linear_offset=True``).
+
+    Notes
     -----
-    - ``x_cat``: ``(n, len(cardinalities))`` int64; ``x_num``: ``(n, n_numeric)``;
-      ``domain``: ``(n,)`` int64 in ``[0, n_domains)``
-    - Output: ``(n,)``, the offset logits (zero until the coefficients are set)
+    Inputs: ``x_cat`` of shape ``(n, len(cardinalities))`` int64, ``x_num`` of shape
+    ``(n, n_numeric)`` and ``domain`` of shape ``(n,)`` int64 in ``[0, n_domains)``.
+    Output: ``(n,)``, the offset logits (zero until the coefficients are set).
 
     Examples
     --------
@@ -94,6 +100,22 @@ class LinearOffset(nn.Module):
     def forward(
         self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
     ) -> torch.Tensor:
+        """Compute the linear model's logit of each row.
+
+        Parameters
+        ----------
+        x_cat : torch.Tensor of shape (n, n_fields)
+            Categorical codes, int64.
+        x_num : torch.Tensor of shape (n, n_numeric)
+            Encoded numeric values.
+        domain : torch.Tensor of shape (n,)
+            Domain indices in ``[0, n_domains)``.
+
+        Returns
+        -------
+        torch.Tensor of shape (n,)
+            The offset logits.
+        """
         out = self.intercept + self.domain_weight[domain]
         if x_cat.shape[1]:
             out = out + self.id_weight[x_cat + self.offsets].sum(1)

@@ -218,6 +218,7 @@ class Backbone(nn.Module):
     ----------
     %(backbone_inputs)s
     %(d_embedding_module)s
+    %(linear_offset)s
 
     See Also
     --------
