@@ -169,6 +169,7 @@ def test_tune_default_space_through_a_pipeline():
         "clf__weight_decay",
         "clf__dropout",
         "clf__batch_size",
+        "clf__logistic_offset",
     }
     assert isinstance(study.best_params["clf__hidden_units"], str)
     assert best[-1].hidden_units == tuple(
