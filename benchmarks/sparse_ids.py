@@ -34,8 +34,9 @@ Variants (``--variants``; each is a name from ``VARIANTS``):
 - ``lr_init=C``: the wide part (``backbone=wide_deep``) starts at one-hot logistic
   regression's solution (``C``) on the training rows, then trains with the rest
   (``+wide_lr=0``: kept there).
-- ``lr_offset=C``: one-hot logistic regression (``C``, fitted on the training rows, then
-  fixed) adds its logit to the network's, for any backbone: the network learns a residual.
+- ``lr_offset=C``: the estimators' ``logistic_offset=C``: one-hot logistic regression
+  (fitted on the training rows, then fixed) adds its logit to the network's, for any
+  backbone: the network learns a residual.
 - ``lr_stack=C``: the same with out-of-fold (5-fold) logits as the training rows' offsets.
 - ``adapter_lr=F``: the adapters' and the hyper-network's learning rate F times the
   others' (as LoRA+ speeds up the zero-initialised factor).
@@ -308,34 +309,6 @@ class HyperInputWithoutIds(Callback):
         )
 
 
-def _one_hot_design(module, X):
-    """The one-hot design matrix of the net's inputs, for a logistic regression.
-
-    The columns are the ids (in the order of the module's embedding table: field
-    offsets plus code), then the domains, then the encoded numeric values.
-    """
-    import scipy.sparse as sp
-
-    offsets = np.cumsum([0, *module.cardinalities[:-1]]).astype(np.int64)
-    ids = X.X["x_cat"].numpy() + offsets
-    domain = np.asarray(X.X["domain"]).astype(np.int64)
-    n, n_ids, n_domains = len(ids), int(sum(module.cardinalities)), module.n_domains
-    rows = np.repeat(np.arange(n), ids.shape[1])
-    one_hot = sp.csr_matrix((np.ones(ids.size), (rows, ids.reshape(-1))), shape=(n, n_ids))
-    domains = sp.csr_matrix((np.ones(n), (np.arange(n), domain)), shape=(n, n_domains))
-    x_num = sp.csr_matrix(np.asarray(X.X["x_num"], dtype=np.float64))
-    return sp.hstack([one_hot, domains, x_num]).tocsr()
-
-
-def _one_hot_logistic(module, X, y, C: float):
-    """One-hot ``LogisticRegression(C)`` on the net's own inputs; ``(coef, intercept)``."""
-    from sklearn.linear_model import LogisticRegression
-
-    target = np.asarray(y if y is not None else X.y).astype(int)
-    lr = LogisticRegression(C=C, max_iter=1000).fit(_one_hot_design(module, X), target)
-    return torch.as_tensor(lr.coef_[0], dtype=torch.float32), float(lr.intercept_[0])
-
-
 class LogisticInit(Callback):
     """Start the wide part at one-hot logistic regression's solution on the training rows.
 
@@ -347,10 +320,14 @@ class LogisticInit(Callback):
     def __init__(self, C: float) -> None:
         self.C = C
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
+    def on_train_begin(self, net, X=None, **kwargs) -> None:
+        from sklearn_hamur._logistic_offset import fit_logistic_offset
+
         module = run_module(net)
-        coef, intercept = _one_hot_logistic(module, X, y, self.C)
         n_ids, n_domains = int(sum(module.cardinalities)), module.n_domains
+        coef, intercept = fit_logistic_offset(
+            X, cardinalities=module.cardinalities, n_domains=n_domains, C=self.C
+        )
         with torch.no_grad():
             module.wide.embedding.embedding.weight[:, 0] = coef[:n_ids]
             module.heads.bias[:, 0] += coef[n_ids : n_ids + n_domains] + intercept
@@ -358,77 +335,52 @@ class LogisticInit(Callback):
                 module.wide.numeric.weight[0] = coef[n_ids + n_domains :]
 
 
-class LogisticOffset(Callback):
-    """Add one-hot logistic regression's logit (fitted on the training rows, then fixed)
-    to the network's output, for training and prediction: the network learns a residual.
+class OutOfFoldOffsets(Callback):
+    """With ``logistic_offset=C``: out-of-fold offsets on the training rows (stacking).
+
+    Each training row's offset is the logit of a logistic regression fitted on the other
+    four fifths of the training rows, so the network fits honest residuals, not the
+    in-sample ones of a model that has seen the row; other rows (validation, prediction)
+    keep the model's offset, fitted on all training rows.
     """
 
     def __init__(self, C: float) -> None:
         self.C = C
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
-        module = run_module(net)
-        coef, intercept = _one_hot_logistic(module, X, y, self.C)
-        n_ids, n_domains = int(sum(module.cardinalities)), module.n_domains
-        offsets = torch.as_tensor(np.cumsum([0, *module.cardinalities[:-1]]), dtype=torch.int64)
-        w_ids, w_domain, w_num = (
-            coef[:n_ids],
-            coef[n_ids : n_ids + n_domains],
-            coef[n_ids + n_domains :],
-        )
-
-        def hook(_, args, kwargs, output):
-            given = getattr(self, "stash_", {}).get("offset")
-            if given is not None:  # out-of-fold offsets of training rows (LogisticStack)
-                return output + given.to(device=output.device, dtype=output.dtype)
-            x_cat, x_num, domain = kwargs["x_cat"], kwargs["x_num"], kwargs["domain"]
-            logit = intercept + w_domain.to(output.device)[domain.long()]
-            if x_cat.shape[1]:
-                logit = logit + w_ids.to(output.device)[x_cat + offsets.to(x_cat.device)].sum(1)
-            if x_num.shape[1]:
-                logit = logit + x_num @ w_num.to(x_num.device)
-            return output + logit.to(output.dtype)
-
-        if getattr(self, "handle_", None) is not None:
-            self.handle_.remove()
-        self.handle_ = module.register_forward_hook(hook, with_kwargs=True)
-
-
-class LogisticStack(LogisticOffset):
-    """:class:`LogisticOffset` with out-of-fold offsets on the training rows (stacking).
-
-    Each training row's offset is the logit of a logistic regression fitted on the other
-    four fifths of the training rows, so the network fits honest residuals, not the
-    in-sample ones of a model that has seen the row; other rows (validation, prediction)
-    get the logistic regression fitted on all training rows.
-    """
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
+    def on_train_begin(self, net, X=None, **kwargs) -> None:
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import KFold, cross_val_predict
 
-        super().on_train_begin(net, X=X, y=y, **kwargs)
+        from sklearn_hamur._logistic_offset import one_hot_design
+
         module = run_module(net)
-        target = np.asarray(y if y is not None else X.y).astype(int)
-        folds = KFold(5, shuffle=True, random_state=0)
         oof = cross_val_predict(
             LogisticRegression(C=self.C, max_iter=1000),
-            _one_hot_design(module, X),
-            target,
-            cv=folds,
+            one_hot_design(X, module.cardinalities, module.n_domains),
+            X.y.numpy().astype(int),
+            cv=KFold(5, shuffle=True, random_state=0),
             method="decision_function",
         )
+        # Sliced with the rest of each training batch, then taken out before the forward.
         X.X["offset"] = torch.as_tensor(oof, dtype=torch.float32)
-        stash = {}
+        given = {}
 
         def take_offset(_, args, kwargs):
-            stash["offset"] = kwargs.pop("offset", None)
+            given["offset"] = kwargs.pop("offset", None)
             return args, kwargs
 
-        if getattr(self, "pre_handle_", None) is not None:
-            self.pre_handle_.remove()
-        self.pre_handle_ = module.register_forward_pre_hook(take_offset, with_kwargs=True)
-        self.stash_ = stash
+        def replace_offset(_, args, kwargs, output):
+            if given["offset"] is None:
+                return output
+            full = module.linear_offset(kwargs["x_cat"], kwargs["x_num"], kwargs["domain"])
+            return output + (given["offset"].to(output.device) - full).to(output.dtype)
+
+        for handle in getattr(self, "handles_", []):
+            handle.remove()
+        self.handles_ = [
+            module.register_forward_pre_hook(take_offset, with_kwargs=True),
+            module.register_forward_hook(replace_offset, with_kwargs=True),
+        ]
 
 
 def _literal(value: str):
@@ -480,10 +432,10 @@ def variant_settings(name: str) -> tuple[dict, list, dict]:
         return {"lr": float(value)}, [], {"max_epochs": 1}
     if key == "lr_init":
         return {}, [("lr_init", LogisticInit(float(value)))], {}
-    if key == "lr_offset":
-        return {}, [("lr_offset", LogisticOffset(float(value)))], {}
+    if key == "lr_offset":  # the estimators' own option
+        return {"logistic_offset": float(value)}, [], {}
     if key == "lr_stack":
-        return {}, [("lr_offset", LogisticStack(float(value)))], {}
+        return {"logistic_offset": float(value)}, [("lr_stack", OutOfFoldOffsets(float(value)))], {}
     if key == "wide_lr":
         return {}, [("wide_opt", WideOptimizer(float(value)))], {}
     if key == "adapter_lr":

@@ -8,6 +8,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from ._data import MultiDomainDataset
+from .modules.embedding import field_offsets
 
 
 def one_hot_design(dataset: MultiDomainDataset, cardinalities, n_domains: int) -> sp.csr_matrix:
@@ -21,8 +22,7 @@ def one_hot_design(dataset: MultiDomainDataset, cardinalities, n_domains: int) -
     domain = dataset.X["domain"].numpy().astype(np.int64, copy=False)
     x_num = dataset.X["x_num"].numpy().astype(np.float64, copy=False)
     n, n_ids = len(domain), int(sum(cardinalities))
-    offsets = np.concatenate([[0], np.cumsum(cardinalities)[:-1]]).astype(np.int64)
-    ids = (x_cat + offsets[: x_cat.shape[1]]).reshape(-1)
+    ids = (x_cat + field_offsets(cardinalities).numpy()).reshape(-1)
     rows = np.repeat(np.arange(n), x_cat.shape[1])
     one_hot = sp.csr_matrix((np.ones(len(ids)), (rows, ids)), shape=(n, n_ids))
     domains = sp.csr_matrix((np.ones(n), (np.arange(n), domain)), shape=(n, n_domains))

@@ -24,19 +24,11 @@ from sklearn_hamur.serving import load_exported
 
 from .conftest import make_data
 from .test_early_stopping import _run
+from .test_export import ADAPTER
+from .test_export import TINY as EXPORT_TINY
 
-TINY = dict(
-    hidden_units=(8,),
-    bottom_units=(8,),
-    tower_units=(8,),
-    expert_units=(8,),
-    n_experts=2,
-    auxiliary_units=(4,),
-    d_embedding=4,
-    batch_size=128,
-    random_state=0,
-)
-ADAPTER = dict(adapter_rank=3, d_adapter=4, hyper_hidden_units=(8,))
+# The export tests' tiny sizes; the tests here set their own epochs where they matter.
+TINY = {k: v for k, v in EXPORT_TINY.items() if k != "max_epochs"}
 
 
 @pytest.fixture(autouse=True)

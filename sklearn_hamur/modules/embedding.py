@@ -8,6 +8,29 @@ import torch
 from torch import nn
 
 
+def field_offsets(cardinalities: Sequence[int]) -> torch.Tensor:
+    """Where each field's ids start in a table shared by all fields: ``[0, c0, c0 + c1, ...]``.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Vocabulary size of each categorical field.
+
+    Returns
+    -------
+    torch.Tensor of shape (len(cardinalities),)
+        The int64 offset of each field's first id.
+
+    Examples
+    --------
+    >>> field_offsets([5, 7, 2])
+    tensor([ 0,  5, 12])
+    """
+    cardinalities = [int(c) for c in cardinalities]
+    offsets = torch.tensor([0, *cardinalities[:-1]], dtype=torch.int64).cumsum(0)
+    return offsets[: len(cardinalities)]
+
+
 class FeatureEmbedding(nn.Module):
     """Look up one embedding per categorical field and append the numeric values.
 
@@ -48,8 +71,7 @@ class FeatureEmbedding(nn.Module):
     def __init__(self, *, cardinalities: Sequence[int], d_embedding: int, n_numeric: int) -> None:
         super().__init__()
         cardinalities = [int(c) for c in cardinalities]
-        offsets = torch.tensor([0, *cardinalities[:-1]], dtype=torch.int64).cumsum(0)
-        self.register_buffer("offsets", offsets[: len(cardinalities)], persistent=False)
+        self.register_buffer("offsets", field_offsets(cardinalities), persistent=False)
         self.n_categorical = len(cardinalities)
         self.n_numeric = n_numeric
         self.d_out = self.n_categorical * d_embedding + n_numeric

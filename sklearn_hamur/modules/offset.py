@@ -7,7 +7,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .._docstrings import fill_doc
+from .embedding import field_offsets
 
+
+@fill_doc
 class LinearOffset(nn.Module):
     """A linear model over one-hot ids, one-hot domain and numeric values, not trained.
 
@@ -20,12 +24,7 @@ class LinearOffset(nn.Module):
 
     Parameters
     ----------
-    cardinalities : sequence of int
-        Vocabulary size of each categorical field.
-    n_numeric : int
-        Number of numeric fields.
-    n_domains : int
-        Number of domains.
+    %(backbone_inputs)s
 
     See Also
     --------
@@ -56,10 +55,8 @@ class LinearOffset(nn.Module):
 
     def __init__(self, *, cardinalities: Sequence[int], n_numeric: int, n_domains: int) -> None:
         super().__init__()
-        cardinalities = [int(c) for c in cardinalities]
-        offsets = torch.tensor([0, *cardinalities[:-1]], dtype=torch.int64).cumsum(0)
-        self.register_buffer("offsets", offsets[: len(cardinalities)], persistent=False)
-        self.n_ids = sum(cardinalities)
+        self.register_buffer("offsets", field_offsets(cardinalities), persistent=False)
+        self.n_ids = sum(int(c) for c in cardinalities)
         self.n_numeric = n_numeric
         self.n_domains = n_domains
         self.register_buffer("id_weight", torch.zeros(self.n_ids))

@@ -461,6 +461,8 @@ class Backbone(nn.Module):
         # rows afterwards (cost grows with the number of domains, and the towers' batch
         # norms mix domains); here each domain's layers see only its own rows.
         groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
+        # NOTE[DIFF]: an optional fixed logistic-regression logit under the network
+        # (``logistic_offset``; off by default); the reference has no such term.
         offset = None if self.linear_offset is None else self.linear_offset(x_cat, x_num, domain)
         x_cat, x_num = groups.sort(x_cat), groups.sort(x_num)
         e = self.embedding(x_cat, x_num)
