@@ -1,7 +1,9 @@
 """How ``run.py`` fits each model on one seed's split and predicts its test rows.
 
 Neural models are the package's estimators, early-stopped on the benchmark's own
-validation rows through a skorch callback; the scikit-learn baselines use the validation
+validation rows through a skorch callback; they also get those rows as ``X_val``
+(with ``early_stopping=False``: scored each epoch, not stopped on), on which the
+estimator chooses its ``logistic_blend`` weight. The scikit-learn baselines use the validation
 rows for early stopping (HistGradientBoosting) or to choose ``C`` (LogisticRegression).
 """
 
@@ -112,7 +114,9 @@ def fit_neural(model, config, seed, data):
     if model != "per_domain":
         estimator = neural_estimator(model, config, seed, X_va, y_va, cat, num)
         start = time.perf_counter()
-        estimator.fit(X_tr, y_tr)
+        # The validation rows also reach the estimator (early_stopping=False: scored,
+        # not stopped on), which chooses its logistic_blend weight on them.
+        estimator.fit(X_tr, y_tr, X_val=X_va, y_val=y_va)
         fit_s = time.perf_counter() - start
         return estimator.predict_proba(X_te)[:, 1], {"fit_s": fit_s, **epochs_of(estimator)}
     proba, fit_s, epochs = np.full(len(X_te), np.nan), 0.0, []
@@ -128,7 +132,7 @@ def fit_neural(model, config, seed, data):
         )
         estimator = neural_estimator(model, config, seed, X_va[va], y_va[va], cat, num, batch=batch)
         start = time.perf_counter()
-        estimator.fit(X_tr[tr], y_tr[tr])
+        estimator.fit(X_tr[tr], y_tr[tr], X_val=X_va[va], y_val=y_va[va])
         fit_s += time.perf_counter() - start
         if te.any():
             proba[te] = estimator.predict_proba(X_te[te])[:, 1]

@@ -472,7 +472,7 @@ def fit_variant(model: str, variant: str, config: dict, seed: int, data: dict) -
     else:
         estimator.set_params(callbacks=list(estimator.callbacks) + callbacks)
     start = time.perf_counter()
-    estimator.fit(data["X_train"], data["y_train"])
+    estimator.fit(data["X_train"], data["y_train"], X_val=data["X_valid"], y_val=data["y_valid"])
     fit_s = time.perf_counter() - start
     proba = estimator.predict_proba(data["X_test"])[:, 1]
     from sklearn.metrics import roc_auc_score

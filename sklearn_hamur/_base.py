@@ -27,6 +27,7 @@ from ._data import MultiDomainDataset
 from ._distributed import plain_module, resolve_device
 from ._docstrings import fill_doc
 from ._incremental import IncrementalTrainingMixin, check_known_domains
+from ._logistic_blend import choose_blend_weight, linear_logits
 from ._logistic_offset import fit_logistic_offset
 from ._net import MultiDomainNet, fit_threads, isolated_torch_state, make_net
 from ._persistence import read_file, restore_estimator, save_estimator
@@ -80,6 +81,7 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "logistic_offset": [Interval(Real, 0, None, closed="neither"), None],
+        "logistic_blend": [Interval(Real, 0, None, closed="neither"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"auto"})],
@@ -202,9 +204,11 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         sample_weight : array-like of shape (n_samples,), default=None
             Per-row weights of the training loss.
         X_val : DataFrame of shape (n_val_samples, n_columns), default=None
-            An explicit validation set for early stopping, given with ``y_val``: all of
-            ``X`` is then used for training, and ``validation_fraction`` is ignored.
-            Needs ``early_stopping`` True or ``"auto"``.
+            An explicit validation set, given with ``y_val``: all of ``X`` is then used
+            for training, and ``validation_fraction`` is ignored. Early stopping watches
+            it (unless ``early_stopping=False``: it is then scored each epoch, in
+            ``history_``, without stopping), and ``logistic_blend`` chooses its weight on
+            it.
         y_val : array-like of shape (n_val_samples,), default=None
             Labels of ``X_val``; they must be among those of ``y``.
 
@@ -294,6 +298,7 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         rank, world_size = distributed.world(device)
         # Fitted on all training rows before any sharding: every process finds the same.
         offset = self._fit_offset(dataset) if resume is None else None
+        blend = self._fit_blend_regression(dataset, valid_dataset)
         if world_size > 1:  # launched by torchrun: this process trains on its shard
             dataset = dataset.subset(distributed.shard(len(dataset), rank, world_size))
         self.net_ = self._build_net(valid_dataset, monitor, device, shuffle_seed)
@@ -308,6 +313,8 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
                 )
             if resume is not None:
                 self._restore_training_state(resume)
+            if blend is not None:  # the network trains alone (a resumed one was blended)
+                plain_module(self.net_).linear_offset.clear()
             if world_size > 1:
                 self.net_.set_params(batch_size=max(1, self.batch_size // world_size))
                 self.net_.module_ = distributed.wrap(self.net_.module_, device)
@@ -316,6 +323,7 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
                 self.net_.partial_fit(dataset, None, epochs=remaining)
             if world_size > 1:  # predict, save and pickle like a single-process model
                 self.net_.module_ = plain_module(self.net_)
+        self.logistic_blend_weight_ = self._set_blend(blend, valid_dataset, monitor)
         self.history_ = self.net_.history
         self._warn_if_interrupted()
 
@@ -329,6 +337,46 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
             n_domains=self.n_domains_,
             C=self.logistic_offset,
         )
+
+    def _fit_blend_regression(self, dataset, valid_dataset) -> tuple[torch.Tensor, float] | None:
+        """The logistic regression ``logistic_blend`` blends with, if a blend is made.
+
+        None without ``logistic_blend``, with ``logistic_offset`` (the network already
+        holds a regression) or without validation rows to choose the weight on.
+        """
+        if self.logistic_blend is None or self.logistic_offset is not None:
+            return None
+        if valid_dataset is None:
+            return None
+        return fit_logistic_offset(
+            dataset,
+            cardinalities=self.encoder_.cardinalities_,
+            n_domains=self.n_domains_,
+            C=self.logistic_blend,
+        )
+
+    def _set_blend(self, blend, valid_dataset, monitor) -> float:
+        """Choose the blend weight on the validation rows and set it; the weight."""
+        if blend is None:
+            return 0.0
+        coef, intercept = blend
+        sizes = {"cardinalities": self.encoder_.cardinalities_, "n_domains": self.n_domains_}
+        network = self.net_.predict_logits(valid_dataset).double().numpy()
+        linear = linear_logits(valid_dataset, coef.double().numpy(), intercept, **sizes)
+        weight = valid_dataset.X.get("sample_weight")
+        w, _, _ = choose_blend_weight(
+            valid_dataset.y.numpy().astype(np.int64),
+            network,
+            linear,
+            valid_dataset.X["domain"].numpy(),
+            monitor=monitor,
+            sample_weight=None if weight is None else weight.numpy(),
+        )
+        if w > 0.0:
+            plain_module(self.net_).linear_offset.set_coefficients(
+                coef * w, intercept=intercept * w, network_weight=1.0 - w
+            )
+        return w
 
     def _warn_if_interrupted(self) -> None:
         epoch = getattr(self.net_, "interrupted_epoch_", None)
@@ -370,11 +418,6 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
     def _explicit_validation(self, X_val, y_val) -> tuple[MultiDomainDataset, str]:
         if X_val is None or y_val is None:
             raise ValueError("X_val and y_val must be given together (or neither).")
-        if self.early_stopping is False:
-            raise ValueError(
-                "X_val and y_val are the early-stopping validation set, but "
-                "early_stopping=False. Set early_stopping=True or 'auto'."
-            )
         X_val = as_frame(X_val, reset=False, estimator=self)
         y_val = np.asarray(y_val.to_numpy() if hasattr(y_val, "to_numpy") else y_val).ravel()
         if len(y_val) != len(X_val):

@@ -204,6 +204,21 @@ logistic_offset : float or None, default=None
     100K: -0.005): tune it (it is in the default search space). Not with
     :meth:`partial_fit`.
 """,
+    "logistic_blend": """
+logistic_blend : float or None, default=1.0
+    A float ``C``: after training, fit a one-hot
+    :class:`~sklearn.linear_model.LogisticRegression` (inverse regularisation ``C``,
+    lbfgs; the same features as ``logistic_offset``) on the training rows, and predict
+    the blend ``(1 - w) * network + w * regression`` of the two logits, the weight ``w``
+    (0 to 1 in steps of 0.05) chosen on the early-stopping validation rows by
+    ``early_stopping_metric`` (ties go to the network alone). The network trains
+    exactly as without it. No blend (``w = 0``) without validation rows (early stopping
+    off, or ``"auto"`` on fewer than 10,000 rows), with ``logistic_offset`` set, or
+    after :meth:`partial_fit`. ``None``: the network alone, and no regression is
+    fitted. It pays where the regression and the network err apart: +0.006 AUC on
+    Douban (user and item ids; above logistic regression alone), +0.002 to +0.003 on
+    MovieLens-100K, a tie on UCI Adult (3 seeds).
+""",
     "batch_size": """
 batch_size : int, default=4096
     Rows per training and prediction batch.
@@ -355,6 +370,12 @@ encoder_ : MultiDomainEncoder
     "net_": """
 net_ : skorch.classifier.NeuralNetBinaryClassifier
     The trained skorch net; ``net_.module_`` is the torch module.
+""",
+    "logistic_blend_weight_": """
+logistic_blend_weight_ : float
+    The weight ``w`` of the logistic regression in the predicted logit
+    ``(1 - w) * network + w * regression`` (``logistic_blend``); 0 when there is no
+    blend.
 """,
     "history_": """
 history_ : skorch.history.History

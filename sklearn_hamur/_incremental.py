@@ -239,6 +239,12 @@ class IncrementalTrainingMixin:
         with isolated_torch_state(device, torch_seed), fit_threads():
             if build:
                 self._build_stream_net(device, shuffle_seed)
+            if getattr(self, "logistic_blend_weight_", 0.0) > 0.0:
+                # A blend chosen by fit belongs to the network it was chosen for: the
+                # network trains on alone, and partial_fit has no validation rows to
+                # choose a new weight on.
+                plain_module(self.net_).linear_offset.clear()
+            self.logistic_blend_weight_ = 0.0
             epoch = len(self.net_.history)
             if epoch > 0:
                 seeds = np.random.SeedSequence([torch_seed, shuffle_seed, epoch])

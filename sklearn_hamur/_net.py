@@ -347,7 +347,8 @@ def presort_domains(device: str) -> bool:
 def training_callbacks(params: Mapping, monitor: str | None) -> list:
     """The estimators' callbacks: validation AUC, NaN guard, early stopping, checkpoints."""
     callbacks = [("valid_auc", ValidationAUC()), ("finite_loss", StopOnNonFiniteLoss())]
-    if monitor is not None:
+    # Validation rows with early_stopping=False (given as X_val): scored, not stopped on.
+    if monitor is not None and params["early_stopping"] is not False:
         stopping = RestoringEarlyStopping(
             monitor=monitor,
             lower_is_better=monitor == "valid_loss",

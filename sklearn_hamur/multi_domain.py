@@ -45,6 +45,7 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
     %(lr)s
     %(weight_decay)s
     %(logistic_offset)s
+    %(logistic_blend)s
     %(batch_size)s
     %(max_epochs)s
     %(early_stopping)s
@@ -70,6 +71,7 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
     %(feature_names_in_)s
     %(encoder_)s
     %(net_)s
+    %(logistic_blend_weight_)s
     %(history_)s
 
     See Also
@@ -130,6 +132,7 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         lr=1e-3,
         weight_decay=1e-5,
         logistic_offset=None,
+        logistic_blend=1.0,
         batch_size=4096,
         max_epochs=50,
         early_stopping="auto",
@@ -168,6 +171,7 @@ class MultiDomainClassifier(BaseMultiDomainClassifier):
         self.lr = lr
         self.weight_decay = weight_decay
         self.logistic_offset = logistic_offset
+        self.logistic_blend = logistic_blend
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping

@@ -272,8 +272,10 @@ def test_explicit_validation_set():
         clf.fit(X, y, X_val=X_val)
     with pytest.raises(ValueError, match=r"y_val holds label\(s\) \[7\]"):
         clf.fit(X, y, X_val=X_val.head(2), y_val=[0, 7])
-    with pytest.raises(ValueError, match="early_stopping=False"):
-        clf.set_params(early_stopping=False).fit(X, y, X_val=X_val, y_val=y_val)
+    # early_stopping=False: the given rows are scored every epoch, and training runs on.
+    clf.set_params(early_stopping=False, max_epochs=2).fit(X, y, X_val=X_val, y_val=y_val)
+    assert len(clf.history_) == 2
+    assert all(np.isfinite(clf.history_[:, "valid_auc"]))
 
 
 def test_early_stopping_warns_when_it_restores_the_first_epoch():

@@ -1,4 +1,4 @@
-"""A fixed linear logit added to a backbone's: the network then learns the residual."""
+"""A fixed linear logit combined with a backbone's: added under it, or blended with it."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ class LinearOffset(nn.Module):
     are set once (:meth:`set_coefficients`) and then kept as buffers, so they are saved,
     loaded and exported with the module but never touched by the optimizer. A backbone
     with an offset adds it to its own logit; trained on top of it, the network fits
-    what the linear model leaves.
+    what the linear model leaves. With ``network_weight`` ``1 - w`` and the coefficients
+    scaled by ``w`` (``logistic_blend``), the backbone's logit becomes the blend
+    ``(1 - w) * network + w * linear`` of two models trained apart.
 
     Parameters
     ----------
@@ -37,6 +39,8 @@ class LinearOffset(nn.Module):
     Inputs: ``x_cat`` of shape ``(n, len(cardinalities))`` int64, ``x_num`` of shape
     ``(n, n_numeric)`` and ``domain`` of shape ``(n,)`` int64 in ``[0, n_domains)``.
     Output: ``(n,)``, the offset logits (zero until the coefficients are set).
+    :meth:`combine` applies it to a network's logits: ``network_weight * logit + offset``
+    (``network_weight`` 1 unless a blend set it).
 
     Examples
     --------
@@ -52,6 +56,7 @@ class LinearOffset(nn.Module):
     domain_weight: torch.Tensor
     numeric_weight: torch.Tensor
     intercept: torch.Tensor
+    network_weight: torch.Tensor
 
     def __init__(self, *, cardinalities: Sequence[int], n_numeric: int, n_domains: int) -> None:
         super().__init__()
@@ -63,13 +68,18 @@ class LinearOffset(nn.Module):
         self.register_buffer("domain_weight", torch.zeros(n_domains))
         self.register_buffer("numeric_weight", torch.zeros(n_numeric))
         self.register_buffer("intercept", torch.zeros(()))
+        self.register_buffer("network_weight", torch.ones(()))
+        # Files written before the blend existed lack network_weight: theirs is 1.
+        self._register_load_state_dict_pre_hook(_default_network_weight)
 
     @property
     def n_coefficients(self) -> int:
         """Length of the coefficient vector: ids, then domains, then numeric fields."""
         return self.n_ids + self.n_domains + self.n_numeric
 
-    def set_coefficients(self, coef: torch.Tensor, *, intercept: float) -> None:
+    def set_coefficients(
+        self, coef: torch.Tensor, *, intercept: float, network_weight: float = 1.0
+    ) -> None:
         """Set the linear model: ``coef`` over the ids, then the domains, then the numbers.
 
         Parameters
@@ -79,6 +89,10 @@ class LinearOffset(nn.Module):
             then the domains) and of the numeric fields.
         intercept : float
             The linear model's intercept.
+        network_weight : float, default=1.0
+            The factor of the network's logit in :meth:`combine`: 1 adds the linear
+            logit under the network (an offset); ``1 - w``, with ``coef`` and
+            ``intercept`` already scaled by ``w``, blends the two.
         """
         coef = torch.as_tensor(coef, dtype=torch.float32).reshape(-1)
         if coef.numel() != self.n_coefficients:
@@ -93,6 +107,37 @@ class LinearOffset(nn.Module):
             self.domain_weight.copy_(coef[ids:domains].to(device))
             self.numeric_weight.copy_(coef[domains:].to(device))
             self.intercept.fill_(float(intercept))
+            self.network_weight.fill_(float(network_weight))
+
+    def clear(self) -> None:
+        """Zero the linear model and give the network weight 1: ``combine`` is a no-op."""
+        with torch.no_grad():
+            for buffer in (self.id_weight, self.domain_weight, self.numeric_weight):
+                buffer.zero_()
+            self.intercept.zero_()
+            self.network_weight.fill_(1.0)
+
+    def combine(
+        self, logit: torch.Tensor, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
+    ) -> torch.Tensor:
+        """``network_weight * logit`` plus this model's logit of the same rows.
+
+        Parameters
+        ----------
+        logit : torch.Tensor of shape (n,)
+            The network's logits, in the order of the rows.
+        x_cat, x_num, domain : torch.Tensor
+            The rows, as in :meth:`forward`.
+
+        Returns
+        -------
+        torch.Tensor of shape (n,)
+            The combined logits, in ``logit``'s dtype.
+        """
+        offset = self(x_cat, x_num, domain).to(logit.dtype)
+        # Multiplying by exactly 1 leaves every bit of the logit as it was: an offset, or
+        # a cleared blend while the network trains, changes nothing but the sum.
+        return logit * self.network_weight.to(logit.dtype) + offset
 
     def forward(
         self, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
@@ -119,6 +164,10 @@ class LinearOffset(nn.Module):
         if self.n_numeric:
             out = out + x_num.to(self.numeric_weight.dtype) @ self.numeric_weight
         return out
+
+
+def _default_network_weight(module, state_dict, prefix, *args) -> None:
+    state_dict.setdefault(prefix + "network_weight", torch.ones(()))
 
 
 __all__ = ["LinearOffset"]

@@ -303,8 +303,8 @@ class Backbone(nn.Module):
         Parameters
         ----------
         params : mapping
-            Estimator parameters: ``d_embedding``, ``dropout``, ``logistic_offset`` (if
-            given and not ``None``: the module carries a
+            Estimator parameters: ``d_embedding``, ``dropout``, ``logistic_offset`` and
+            ``logistic_blend`` (if either is given and not ``None``: the module carries a
             :class:`~sklearn_hamur.modules.LinearOffset`) and every ``name`` of
             ``params`` (others are ignored).
         adapters : AdapterSpec or None
@@ -321,7 +321,7 @@ class Backbone(nn.Module):
             "dropout": params["dropout"],
             "adapters": adapters,
         }
-        if params.get("logistic_offset") is not None:
+        if any(params.get(name) is not None for name in ("logistic_offset", "logistic_blend")):
             kwargs["linear_offset"] = True
         for param in cls.params:
             value = params[param.name]
@@ -461,16 +461,17 @@ class Backbone(nn.Module):
         # rows afterwards (cost grows with the number of domains, and the towers' batch
         # norms mix domains); here each domain's layers see only its own rows.
         groups = DomainGroups(domain, n_domains=self.n_domains, counts=domain_counts)
-        # NOTE[DIFF]: an optional fixed logistic-regression logit under the network
-        # (``logistic_offset``; off by default); the reference has no such term.
-        offset = None if self.linear_offset is None else self.linear_offset(x_cat, x_num, domain)
+        # NOTE[DIFF]: an optional fixed logistic-regression logit, added under the network
+        # (``logistic_offset``) or blended with it (``logistic_blend``); the reference has
+        # no such term.
+        x_raw = (x_cat, x_num, domain)
         x_cat, x_num = groups.sort(x_cat), groups.sort(x_num)
         e = self.embedding(x_cat, x_num)
         # The hyper-network runs once on the whole (sorted) batch; its per-row matrices are
         # never split per domain (see apply_adapters).
         s = None if self.hypernetwork is None else self.hypernetwork(e)
         out = groups.restore(self._forward_sorted(SortedBatch(x_cat, x_num, domain, e, s, groups)))
-        return out if offset is None else out + offset.to(out.dtype)
+        return out if self.linear_offset is None else self.linear_offset.combine(out, *x_raw)
 
     def _forward_sorted(self, batch: SortedBatch) -> torch.Tensor:
         """The ``(n,)`` logits of a batch sorted by domain, in that sorted order."""

@@ -1,0 +1,83 @@
+"""Blend a trained network's logit with a one-hot logistic regression's, on validation rows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.metrics import log_loss, roc_auc_score
+
+from ._data import MultiDomainDataset
+from ._logistic_offset import one_hot_design
+
+#: The blend weights tried, ``w`` of ``(1 - w) * network + w * regression``: steps of 0.05.
+BLEND_WEIGHTS = np.linspace(0.0, 1.0, 21)
+
+
+def linear_logits(
+    dataset: MultiDomainDataset, coef, intercept: float, *, cardinalities, n_domains: int
+) -> np.ndarray:
+    """The logistic regression's logit of every row of ``dataset``, float64."""
+    design = one_hot_design(dataset, cardinalities, n_domains)
+    return design @ np.asarray(coef, dtype=np.float64) + float(intercept)
+
+
+def blend_score(
+    y: np.ndarray,
+    logit: np.ndarray,
+    domain: np.ndarray,
+    *,
+    monitor: str,
+    sample_weight: np.ndarray | None = None,
+) -> float:
+    """The validation score early stopping watches (``monitor``), higher is better.
+
+    ``"valid_auc"`` is the AUC of all rows, ``"valid_auc_mean"`` / ``"valid_auc_min"``
+    the mean / worst AUC of the domains whose rows hold both classes, and
+    ``"valid_loss"`` the negative log loss.
+    """
+    if monitor == "valid_loss":
+        proba = 1.0 / (1.0 + np.exp(-logit))
+        return -float(log_loss(y, proba, sample_weight=sample_weight, labels=[0, 1]))
+    if monitor == "valid_auc":
+        return float(roc_auc_score(y, logit, sample_weight=sample_weight))
+    per_domain = []
+    for d in np.unique(domain):
+        rows = domain == d
+        if len(np.unique(y[rows])) == 2:
+            w = None if sample_weight is None else sample_weight[rows]
+            per_domain.append(roc_auc_score(y[rows], logit[rows], sample_weight=w))
+    if not per_domain:
+        return math.nan
+    return float(np.mean(per_domain) if monitor == "valid_auc_mean" else np.min(per_domain))
+
+
+def choose_blend_weight(
+    y: np.ndarray,
+    network_logit: np.ndarray,
+    linear_logit: np.ndarray,
+    domain: np.ndarray,
+    *,
+    monitor: str,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[float, float, float]:
+    """The weight ``w`` of :data:`BLEND_WEIGHTS` whose blend scores best on these rows.
+
+    Returns ``(w, score of the blend, score of the network alone)``. Ties go to the
+    smaller weight, so the network alone (``w = 0``) is kept unless the regression
+    improves the validation score.
+    """
+    scores = [
+        blend_score(
+            y,
+            (1.0 - w) * network_logit + w * linear_logit,
+            domain,
+            monitor=monitor,
+            sample_weight=sample_weight,
+        )
+        for w in BLEND_WEIGHTS
+    ]
+    if all(math.isnan(s) for s in scores):
+        return 0.0, math.nan, math.nan
+    best = int(np.nanargmax(scores))
+    return float(BLEND_WEIGHTS[best]), float(scores[best]), float(scores[0])
