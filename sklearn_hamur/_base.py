@@ -695,7 +695,15 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         plain_module(net).load_state_dict(tensors, strict=True)
         net.history = History(history)
         estimator.net_, estimator.history_ = net, net.history
+        estimator.logistic_blend_weight_ = estimator._saved_blend_weight()
         return estimator
+
+    def _saved_blend_weight(self) -> float:
+        """``logistic_blend_weight_`` of a loaded model: held by its linear part."""
+        linear = plain_module(self.net_).linear_offset
+        if linear is None or self.logistic_offset is not None:
+            return 0.0
+        return float(np.round(1.0 - float(linear.network_weight), 6))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -11,7 +11,7 @@ from ._data import MultiDomainDataset
 from ._logistic_offset import one_hot_design
 
 #: The blend weights tried, ``w`` of ``(1 - w) * network + w * regression``: steps of 0.05.
-BLEND_WEIGHTS = np.linspace(0.0, 1.0, 21)
+BLEND_WEIGHTS = np.round(np.linspace(0.0, 1.0, 21), 2)
 
 
 def linear_logits(

@@ -61,7 +61,7 @@ def _regression_logits(clf, X_train, y_train, X, C=1.0) -> np.ndarray:
 
 def test_the_network_trains_exactly_as_without_the_blend():
     X, y, X_val, y_val = _data()
-    kw = dict(TINY, **ADAPTER, max_epochs=3, random_state=0)
+    kw = dict(TINY, **ADAPTER, max_epochs=3)
     alone = HAMURClassifier(**kw, logistic_blend=None).fit(X, y, X_val=X_val, y_val=y_val)
     blended = HAMURClassifier(**kw).fit(X, y, X_val=X_val, y_val=y_val)
     assert alone.net_.module_.linear_offset is None
@@ -74,7 +74,7 @@ def test_the_network_trains_exactly_as_without_the_blend():
 
 def test_the_prediction_is_the_blend_with_the_weight_best_on_validation():
     X, y, X_val, y_val = _data()
-    clf = MultiDomainClassifier(**TINY, max_epochs=2, logistic_blend=0.5, random_state=0)
+    clf = MultiDomainClassifier(**TINY, max_epochs=2, logistic_blend=0.5)
     clf.fit(X, y, X_val=X_val, y_val=y_val)
     network = _network_logits(clf, X_val)
     regression = _regression_logits(clf, X, y, X_val, C=0.5)
@@ -96,7 +96,7 @@ def test_the_prediction_is_the_blend_with_the_weight_best_on_validation():
 
 def test_the_internal_validation_split_chooses_the_weight():
     X, y = make_data(12_000)  # early_stopping="auto" holds out 10% of these rows
-    clf = MultiDomainClassifier(**TINY, max_epochs=1, random_state=0).fit(X, y)
+    clf = MultiDomainClassifier(**TINY, max_epochs=1).fit(X, y)
     valid = clf.net_.train_split.keywords["valid_ds"]
     inputs = [valid.X[k] for k in ("x_cat", "x_num", "domain")]
     w = clf.logistic_blend_weight_
@@ -123,14 +123,14 @@ def test_the_internal_validation_split_chooses_the_weight():
 )
 def test_no_blend_without_validation_rows_or_with_an_offset(params):
     X, y = make_data(800)
-    clf = MultiDomainClassifier(**TINY, max_epochs=1, random_state=0, **params).fit(X, y)
+    clf = MultiDomainClassifier(**TINY, max_epochs=1, **params).fit(X, y)
     assert clf.logistic_blend_weight_ == 0.0
     linear = clf.net_.module_.linear_offset
     assert float(linear.network_weight) == 1.0
     if "logistic_offset" not in params:
         np.testing.assert_array_equal(
             clf.decision_function(X),
-            MultiDomainClassifier(**TINY, max_epochs=1, random_state=0, logistic_blend=None, **params)
+            MultiDomainClassifier(**TINY, max_epochs=1, logistic_blend=None, **params)
             .fit(X, y)
             .decision_function(X),
         )
@@ -138,7 +138,7 @@ def test_no_blend_without_validation_rows_or_with_an_offset(params):
 
 def test_partial_fit_after_a_blended_fit_trains_and_predicts_the_network_alone():
     X, y, X_val, y_val = _data()
-    clf = MultiDomainClassifier(**TINY, max_epochs=1, random_state=0)
+    clf = MultiDomainClassifier(**TINY, max_epochs=1)
     clf.fit(X, y, X_val=X_val, y_val=y_val)
     if clf.logistic_blend_weight_ == 0.0:  # force a blend, to see it cleared
         coef = torch.ones(clf.net_.module_.linear_offset.n_coefficients)
@@ -153,7 +153,7 @@ def test_partial_fit_after_a_blended_fit_trains_and_predicts_the_network_alone()
 
 def test_warm_start_trains_the_network_alone_and_chooses_a_new_weight():
     X, y, X_val, y_val = _data()
-    clf = MultiDomainClassifier(**TINY, max_epochs=1, random_state=0, warm_start=True)
+    clf = MultiDomainClassifier(**TINY, max_epochs=1, warm_start=True)
     clf.fit(X, y, X_val=X_val, y_val=y_val)
     linear = clf.net_.module_.linear_offset
     linear.set_coefficients(torch.full((linear.n_coefficients,), 50.0), intercept=0.0)
@@ -165,7 +165,7 @@ def test_warm_start_trains_the_network_alone_and_chooses_a_new_weight():
 
 def test_the_blend_survives_save_load_and_export(tmp_path):
     X, y, X_val, y_val = _data()
-    clf = HAMURClassifier(**TINY, **ADAPTER, max_epochs=1, random_state=0)
+    clf = HAMURClassifier(**TINY, **ADAPTER, max_epochs=1)
     clf.fit(X, y, X_val=X_val, y_val=y_val)
     linear = clf.net_.module_.linear_offset
     if clf.logistic_blend_weight_ == 0.0:  # make sure a non-trivial blend is saved

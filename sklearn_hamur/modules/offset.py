@@ -166,7 +166,7 @@ class LinearOffset(nn.Module):
         return out
 
 
-def _default_network_weight(module, state_dict, prefix, *args) -> None:
+def _default_network_weight(state_dict, prefix, *args) -> None:
     state_dict.setdefault(prefix + "network_weight", torch.ones(()))
 
 
