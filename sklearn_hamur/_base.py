@@ -331,6 +331,12 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         """The logistic regression behind ``logistic_offset``, fitted on ``dataset``."""
         if self.logistic_offset is None:
             return None
+        if not BACKBONES[self.backbone].takes_linear_offset():
+            raise ValueError(
+                f"logistic_offset={self.logistic_offset!r} needs a backbone whose constructor "
+                f"takes linear_offset; backbone={self.backbone!r} does not. Pass it on to "
+                "Backbone.__init__, or set logistic_offset=None."
+            )
         return fit_logistic_offset(
             dataset,
             cardinalities=self.encoder_.cardinalities_,
@@ -342,11 +348,12 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         """The logistic regression ``logistic_blend`` blends with, if a blend is made.
 
         None without ``logistic_blend``, with ``logistic_offset`` (the network already
-        holds a regression) or without validation rows to choose the weight on.
+        holds a regression), without validation rows to choose the weight on, or on a
+        backbone that takes no ``linear_offset``.
         """
         if self.logistic_blend is None or self.logistic_offset is not None:
             return None
-        if valid_dataset is None:
+        if valid_dataset is None or not BACKBONES[self.backbone].takes_linear_offset():
             return None
         return fit_logistic_offset(
             dataset,

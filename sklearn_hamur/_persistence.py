@@ -298,12 +298,19 @@ def _decode_params(raw, version: int) -> dict:
     return {k: from_json(v) for k, v in raw.items()}
 
 
+#: Parameters added with a default that changes the model, and the value that gives the
+#: model of a file written before them (which does not name them).
+PARAMS_BEFORE_THEY_EXISTED = {"logistic_blend": None}
+
+
 def _instantiate(cls, raw, version: int, name: str, **override):
     """``cls(**saved parameters)``, checked with the same constraints as ``fit``."""
     try:
         params = _decode_params(raw, version)
     except ValueError as exc:
         raise ValueError(f"{name} has an invalid header: {cls.__name__} {exc}.") from exc
+    if isinstance(params, dict) and "logistic_blend" in cls._get_param_names():
+        params = {**PARAMS_BEFORE_THEY_EXISTED, **params}
     unknown = sorted(set(params) - set(cls._get_param_names()))
     if unknown:
         raise ValueError(

@@ -205,3 +205,18 @@ def test_bad_logistic_blend_is_named(value):
     X, y = make_data(100)
     with pytest.raises(InvalidParameterError, match="logistic_blend"):
         HAMURClassifier(**TINY, **ADAPTER, logistic_blend=value).fit(X, y)
+
+
+def test_a_backbone_without_linear_offset_trains_unblended_and_refuses_the_offset(monkeypatch):
+    from sklearn_hamur.modules.backbones import BACKBONES
+
+    from .test_backbone_contract import LinearTower
+
+    monkeypatch.setitem(BACKBONES, "linear_tower", LinearTower)
+    X, y, X_val, y_val = _data()
+    clf = HAMURClassifier(backbone="linear_tower", hidden_units=(8,), max_epochs=1)
+    clf.fit(X, y, X_val=X_val, y_val=y_val)
+    assert clf.net_.module_.linear_offset is None
+    assert clf.logistic_blend_weight_ == 0.0
+    with pytest.raises(ValueError, match="backbone='linear_tower' does not"):
+        clf.set_params(logistic_offset=1.0).fit(X, y)

@@ -46,7 +46,13 @@ def test_linear_offset_is_the_linear_model_of_its_coefficients():
     expected = torch.tensor([0.25 + 1.0 + 0.1 + 0.5 + (2.0 - 3.0), 0.25 - 1.0 + 0.3 + 0.4 + 1.0])
     torch.testing.assert_close(offset(x_cat, x_num, domain), expected)
     assert not list(offset.parameters())  # buffers: the optimizer never sees them
-    assert set(offset.state_dict()) == {"id_weight", "domain_weight", "numeric_weight", "intercept"}
+    assert set(offset.state_dict()) == {
+        "id_weight",
+        "domain_weight",
+        "numeric_weight",
+        "intercept",
+        "network_weight",
+    }
 
 
 def test_linear_offset_rejects_coefficients_of_another_length():
@@ -74,9 +80,9 @@ def test_offset_is_scikit_learns_logistic_regression_and_stays_fixed():
     )
 
 
-def test_the_default_builds_no_offset_and_the_offset_changes_the_model():
+def test_no_offset_or_blend_builds_no_linear_part_and_the_offset_changes_the_model():
     X, y = make_data(400)
-    plain = HAMURClassifier(**TINY, **ADAPTER, max_epochs=1).fit(X, y)
+    plain = HAMURClassifier(**TINY, **ADAPTER, max_epochs=1, logistic_blend=None).fit(X, y)
     assert plain.net_.module_.linear_offset is None
     assert not any("linear_offset" in key for key in plain.net_.module_.state_dict())
     with_offset = HAMURClassifier(**TINY, **ADAPTER, max_epochs=1, logistic_offset=1.0).fit(X, y)

@@ -12,6 +12,7 @@ the Optuna search space are derived from these declarations.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
@@ -297,6 +298,18 @@ class Backbone(nn.Module):
         return param
 
     @classmethod
+    def takes_linear_offset(cls) -> bool:
+        """Whether the constructor takes ``linear_offset`` (every built-in backbone does).
+
+        A backbone written without it still trains; the estimators then make no
+        ``logistic_blend`` and refuse ``logistic_offset``.
+        """
+        parameters = inspect.signature(cls.__init__).parameters
+        return "linear_offset" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+        )
+
+    @classmethod
     def arguments(cls, params: Mapping[str, Any], adapters: AdapterSpec | None) -> dict:
         """Constructor arguments (but the data sizes) from estimator parameters.
 
@@ -304,8 +317,9 @@ class Backbone(nn.Module):
         ----------
         params : mapping
             Estimator parameters: ``d_embedding``, ``dropout``, ``logistic_offset`` and
-            ``logistic_blend`` (if either is given and not ``None``: the module carries a
-            :class:`~sklearn_hamur.modules.LinearOffset`) and every ``name`` of
+            ``logistic_blend`` (if either is given and not ``None``, and the constructor
+            takes it: the module carries a :class:`~sklearn_hamur.modules.LinearOffset`)
+            and every ``name`` of
             ``params`` (others are ignored).
         adapters : AdapterSpec or None
             The adapters, or ``None`` for the backbone alone.
@@ -321,7 +335,8 @@ class Backbone(nn.Module):
             "dropout": params["dropout"],
             "adapters": adapters,
         }
-        if any(params.get(name) is not None for name in ("logistic_offset", "logistic_blend")):
+        wanted = any(params.get(n) is not None for n in ("logistic_offset", "logistic_blend"))
+        if wanted and cls.takes_linear_offset():
             kwargs["linear_offset"] = True
         for param in cls.params:
             value = params[param.name]
