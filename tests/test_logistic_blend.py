@@ -67,9 +67,7 @@ def test_the_network_trains_exactly_as_without_the_blend():
     assert alone.net_.module_.linear_offset is None
     assert alone.logistic_blend_weight_ == 0.0
     np.testing.assert_array_equal(_network_logits(blended, X_val), alone.decision_function(X_val))
-    np.testing.assert_array_equal(
-        blended.history_[:, "valid_auc"], alone.history_[:, "valid_auc"]
-    )
+    np.testing.assert_array_equal(blended.history_[:, "valid_auc"], alone.history_[:, "valid_auc"])
 
 
 def test_the_prediction_is_the_blend_with_the_weight_best_on_validation():
