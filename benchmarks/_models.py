@@ -106,6 +106,11 @@ def epochs_of(estimator) -> dict:
     return {"epochs": len(history), "best_epoch": best + 1}
 
 
+def blend_of(estimator) -> dict:
+    """The weight of logistic regression in the model's logit (``logistic_blend``)."""
+    return {"logistic_blend_weight": float(getattr(estimator, "logistic_blend_weight_", 0.0))}
+
+
 def fit_neural(model, config, seed, data):
     """Fit one neural model (or one per domain); test probabilities and fit info."""
     X_tr, X_va, X_te = data["X_train"], data["X_valid"], data["X_test"]
@@ -118,7 +123,8 @@ def fit_neural(model, config, seed, data):
         # not stopped on), which chooses its logistic_blend weight on them.
         estimator.fit(X_tr, y_tr, X_val=X_va, y_val=y_va)
         fit_s = time.perf_counter() - start
-        return estimator.predict_proba(X_te)[:, 1], {"fit_s": fit_s, **epochs_of(estimator)}
+        info = {"fit_s": fit_s, **epochs_of(estimator), **blend_of(estimator)}
+        return estimator.predict_proba(X_te)[:, 1], info
     proba, fit_s, epochs = np.full(len(X_te), np.nan), 0.0, []
     for d in np.unique(np.concatenate([X["domain"].to_numpy() for X in (X_tr, X_va, X_te)])):
         tr, va, te = (X["domain"].to_numpy() == d for X in (X_tr, X_va, X_te))

@@ -367,6 +367,8 @@ def summarize(runs: list[dict], models: list[str], n_domains: int) -> dict:
         entry = {}
         for key in ("auc", "logloss", "fit_s", "epochs"):
             entry[key] = mean_std([r[key] for r in rows])
+        if all("logistic_blend_weight" in r for r in rows):  # neural runs since the blend
+            entry["logistic_blend_weight"] = mean_std([r["logistic_blend_weight"] for r in rows])
         for key in ("auc_per_domain", "logloss_per_domain"):
             entry[key] = [mean_std([r[key][d] for r in rows]) for d in range(n_domains)]
         entry["n_seeds"] = len(rows)
