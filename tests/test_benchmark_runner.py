@@ -130,6 +130,8 @@ def test_tiny_run_end_to_end_writes_json_markdown_and_png(tmp_path):
     assert [(r["model"], r["seed"]) for r in results["runs"]] == [("hamur", 0), ("logreg", 0)]
     hamur = results["runs"][0]
     assert hamur["epochs"] == 1 and hamur["best_epoch"] == 1 and hamur["fit_s"] > 0
+    # The validation rows reach the estimator, which chose its blend weight on them.
+    assert 0.0 <= hamur["logistic_blend_weight"] <= 1.0
     for r in results["runs"]:
         assert 0.5 < r["auc"] < 1 and 0 < r["logloss"] < 1
         assert len(r["auc_per_domain"]) == 3 and len(r["logloss_per_domain"]) == 3
@@ -222,3 +224,42 @@ def test_tiny_backbone_run_end_to_end_pairs_hamur_with_its_backbone(run, tmp_pat
     assert both["summary"]["mdc:mlp"]["auc"]["mean"] == pytest.approx(runs["mdc:dcn"]["auc"])
     with pytest.raises(ValueError, match="more than one results file"):
         run.merge_results([results, results])
+
+
+def _paired_runs():
+    spec = importlib.util.spec_from_file_location(
+        "paired_runs", REPO_ROOT / "benchmarks" / "paired_runs.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _results(aucs: dict, **config) -> dict:
+    runs = [
+        {"model": m, "seed": s, "auc": a, "logloss": 0.5 - a / 10, "auc_per_domain": [a]}
+        for m, values in aucs.items()
+        for s, a in enumerate(values)
+    ]
+    return {
+        "dataset": "toy",
+        "config": {"dataset": "toy", "split": [0.8, 0.1, 0.1], "models": list(aucs), **config},
+        "data": {"rows": 10, "domain_names": ["a"]},
+        "machine": {"date": "today"},
+        "runs": runs,
+    }
+
+
+def test_paired_runs_pairs_each_model_with_itself_by_seed():
+    paired = _paired_runs()
+    before = _results({"hamur": [0.70, 0.71, 0.72], "logreg": [0.6, 0.6, 0.6]})
+    after = _results({"hamur": [0.72, 0.731, 0.739, 0.9]})  # a fourth seed has no pair
+    for run in after["runs"]:
+        run["logistic_blend_weight"] = 0.25
+    (row,) = paired.compare_runs(before, after)
+    assert row[:3] == ["`hamur`", "0.7100", "0.7300"]  # means over the 3 paired seeds
+    assert row[3].startswith("+0.0200 ± 0.0010 (3/3, p=") and row[3].endswith("win")
+    assert row[4].endswith("win")  # lower log loss on every seed
+    assert row[5] == "0.25 to 0.25"
+    with pytest.raises(SystemExit, match="differ in their data or protocol"):
+        paired.compare_runs(before, _results({"hamur": [0.7]}, patience=9))
