@@ -493,6 +493,7 @@ STUDY = {"name": "sparse-ids"}
 STUDIES = {
     "sparse-ids": "Sparse-id variants",
     "adapters": "Adapter, early-stopping and wide-part variants",
+    "blend-adapters": "Adapter sizes under the logistic blend (the default)",
 }
 
 
