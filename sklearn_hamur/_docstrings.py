@@ -110,7 +110,7 @@ linear_offset : bool, default=False
     Add a :class:`~sklearn_hamur.modules.LinearOffset` to the logit: a fixed linear
     model over the one-hot ids, the domain and the numeric values, whose coefficients
     are set after construction (the estimators fit a logistic regression for it,
-    ``logistic_offset``); zero until then.
+    ``logistic_offset`` and ``logistic_blend``); zero until then.
 """,
     # -- backbone ----------------------------------------------------------------------
     "backbone": """
@@ -193,7 +193,7 @@ weight_decay : float, default=1e-5
 """,
     "logistic_offset": """
 logistic_offset : float or None, default=None
-    ``None``: the network alone. A float ``C``: first fit a one-hot
+    ``None``: no offset. A float ``C``: first fit a one-hot
     :class:`~sklearn.linear_model.LogisticRegression` (inverse regularisation ``C``,
     lbfgs) on the training rows (every categorical id, the domain and the numeric
     values, as the encoder gives them); its logit is then added, fixed, to the
@@ -201,8 +201,8 @@ logistic_offset : float or None, default=None
     with the model). It pays on data whose signal is mostly first-order, such as id-only
     ratings: on Douban (user and item ids) it lifts HAMUR by +0.005 AUC to logistic
     regression's level; where feature interactions carry the signal it costs (MovieLens-
-    100K: -0.005): tune it (it is in the default search space). Not with
-    :meth:`partial_fit`.
+    100K: -0.005): tune it (it is in the default search space). With an offset there
+    is no ``logistic_blend``. Not with :meth:`partial_fit`.
 """,
     "logistic_blend": """
 logistic_blend : float or None, default=1.0
