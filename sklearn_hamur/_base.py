@@ -27,7 +27,7 @@ from ._data import MultiDomainDataset
 from ._distributed import plain_module, resolve_device
 from ._docstrings import fill_doc
 from ._incremental import IncrementalTrainingMixin, check_known_domains
-from ._logistic_blend import choose_blend_weight, linear_logits
+from ._logistic_blend import blend_rows, choose_blend_weight, linear_logits
 from ._logistic_offset import fit_logistic_offset
 from ._net import MultiDomainNet, fit_threads, isolated_torch_state, make_net
 from ._persistence import read_file, restore_estimator, save_estimator
@@ -298,7 +298,7 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         rank, world_size = distributed.world(device)
         # Fitted on all training rows before any sharding: every process finds the same.
         offset = self._fit_offset(dataset) if resume is None else None
-        blend = self._fit_blend_regression(dataset, valid_dataset)
+        blend = self._fit_blend_regression(dataset, valid_dataset, shuffle_seed)
         if world_size > 1:  # launched by torchrun: this process trains on its shard
             dataset = dataset.subset(distributed.shard(len(dataset), rank, world_size))
         self.net_ = self._build_net(valid_dataset, monitor, device, shuffle_seed)
@@ -344,19 +344,24 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
             C=self.logistic_offset,
         )
 
-    def _fit_blend_regression(self, dataset, valid_dataset) -> tuple[torch.Tensor, float] | None:
+    def _fit_blend_regression(
+        self, dataset, valid_dataset, seed: int
+    ) -> tuple[torch.Tensor, float] | None:
         """The logistic regression ``logistic_blend`` blends with, if a blend is made.
 
         None without ``logistic_blend``, with ``logistic_offset`` (the network already
         holds a regression), without validation rows to choose the weight on, or on a
-        backbone that takes no ``linear_offset``.
+        backbone that takes no ``linear_offset``. Fitted on at most
+        ``BLEND_MAX_ROWS`` training rows (a sample drawn from ``seed``: the same on
+        every process of a data-parallel fit).
         """
         if self.logistic_blend is None or self.logistic_offset is not None:
             return None
         if valid_dataset is None or not BACKBONES[self.backbone].takes_linear_offset():
             return None
+        rows = blend_rows(len(dataset), seed)
         return fit_logistic_offset(
-            dataset,
+            dataset if rows is None else dataset.subset(rows),
             cardinalities=self.encoder_.cardinalities_,
             n_domains=self.n_domains_,
             C=self.logistic_blend,

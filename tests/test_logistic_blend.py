@@ -218,3 +218,21 @@ def test_a_backbone_without_linear_offset_trains_unblended_and_refuses_the_offse
     assert clf.logistic_blend_weight_ == 0.0
     with pytest.raises(ValueError, match="backbone='linear_tower' does not"):
         clf.set_params(logistic_offset=1.0).fit(X, y)
+
+
+def test_the_regression_of_a_large_fit_sees_a_seeded_sample_of_a_million_rows(monkeypatch):
+    from sklearn_hamur._logistic_blend import BLEND_MAX_ROWS, blend_rows
+
+    assert blend_rows(BLEND_MAX_ROWS, seed=0) is None  # all rows, up to the cap
+    rows = blend_rows(3_000_000, seed=7)
+    assert len(rows) == BLEND_MAX_ROWS and len(np.unique(rows)) == BLEND_MAX_ROWS
+    assert np.all(np.diff(rows) > 0) and rows[-1] < 3_000_000
+    np.testing.assert_array_equal(rows, blend_rows(3_000_000, seed=7))  # same on every rank
+    # A smaller cap, through a real fit: the regression then sees only the sample.
+    X, y, X_val, y_val = _data()
+    full = MultiDomainClassifier(**TINY, max_epochs=1).fit(X, y, X_val=X_val, y_val=y_val)
+    monkeypatch.setattr("sklearn_hamur._logistic_blend.BLEND_MAX_ROWS", 100)
+    sampled = MultiDomainClassifier(**TINY, max_epochs=1).fit(X, y, X_val=X_val, y_val=y_val)
+    assert full.logistic_blend_weight_ > 0 and sampled.logistic_blend_weight_ > 0
+    np.testing.assert_array_equal(_network_logits(sampled, X_val), _network_logits(full, X_val))
+    assert not np.allclose(sampled.decision_function(X_val), full.decision_function(X_val))
