@@ -92,9 +92,12 @@ def test_the_prediction_is_the_blend_with_the_weight_best_on_validation():
     assert best >= alone
 
 
-def test_the_internal_validation_split_chooses_the_weight():
+@pytest.mark.parametrize("metric", ["auc", "loss"])
+def test_the_internal_validation_split_chooses_the_weight(metric):
     X, y = make_data(12_000)  # early_stopping="auto" holds out 10% of these rows
-    clf = MultiDomainClassifier(**TINY, max_epochs=1).fit(X, y)
+    weight = np.where(np.arange(len(y)) % 3 == 0, 2.0, 0.5)  # the split keeps them
+    clf = MultiDomainClassifier(**TINY, max_epochs=1, early_stopping_metric=metric)
+    clf.fit(X, y, sample_weight=weight)
     valid = clf.net_.train_split.keywords["valid_ds"]
     inputs = [valid.X[k] for k in ("x_cat", "x_num", "domain")]
     w = clf.logistic_blend_weight_
@@ -105,7 +108,12 @@ def test_the_internal_validation_split_chooses_the_weight():
     if w > 0:
         regression = regression / w
     expected, _, _ = choose_blend_weight(
-        valid.y.numpy().astype(int), network, regression, inputs[2].numpy(), monitor="valid_auc"
+        valid.y.numpy().astype(int),
+        network,
+        regression,
+        inputs[2].numpy(),
+        monitor=f"valid_{metric}",
+        sample_weight=valid.X["sample_weight"].numpy(),
     )
     assert w == expected
     assert float(linear.network_weight) == pytest.approx(1 - w)
