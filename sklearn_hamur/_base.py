@@ -337,11 +337,12 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
                 f"takes linear_offset; backbone={self.backbone!r} does not. Pass it on to "
                 "Backbone.__init__, or set logistic_offset=None."
             )
+        return self._fit_regression(dataset, self.logistic_offset)
+
+    def _fit_regression(self, dataset, C: float) -> tuple[torch.Tensor, float]:
+        """One-hot logistic regression on ``dataset``, in this model's encoding."""
         return fit_logistic_offset(
-            dataset,
-            cardinalities=self.encoder_.cardinalities_,
-            n_domains=self.n_domains_,
-            C=self.logistic_offset,
+            dataset, cardinalities=self.encoder_.cardinalities_, n_domains=self.n_domains_, C=C
         )
 
     def _fit_blend_regression(
@@ -360,11 +361,8 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
         if valid_dataset is None or not BACKBONES[self.backbone].takes_linear_offset():
             return None
         rows = blend_rows(len(dataset), seed)
-        return fit_logistic_offset(
-            dataset if rows is None else dataset.subset(rows),
-            cardinalities=self.encoder_.cardinalities_,
-            n_domains=self.n_domains_,
-            C=self.logistic_blend,
+        return self._fit_regression(
+            dataset if rows is None else dataset.subset(rows), self.logistic_blend
         )
 
     def _set_blend(self, blend, valid_dataset, monitor) -> float:
@@ -384,6 +382,8 @@ class BaseMultiDomainClassifier(IncrementalTrainingMixin, ClassifierMixin, BaseE
             monitor=monitor,
             sample_weight=None if weight is None else weight.numpy(),
         )
+        # NOTE[DIFF]: the prediction blends the network with a one-hot logistic regression
+        # (``logistic_blend``, on by default); the reference predicts with the network.
         if w > 0.0:
             plain_module(self.net_).linear_offset.set_coefficients(
                 coef * w, intercept=intercept * w, network_weight=1.0 - w

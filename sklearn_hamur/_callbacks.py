@@ -50,16 +50,24 @@ class ValidationAUC(Callback):
         domains = torch.cat(self._domains).numpy()
         weights = torch.cat(self._weights).numpy() if self._weights else None
         net.history.record("valid_auc", _auc(y, scores, weights))
-        per_domain = {}
-        for d in np.unique(domains):
-            rows = domains == d
-            auc = _auc(y[rows], scores[rows], None if weights is None else weights[rows])
-            if not math.isnan(auc):
-                per_domain[int(d)] = auc
+        per_domain = domain_aucs(y, scores, domains, weights)
         values = list(per_domain.values())
         net.history.record("valid_auc_per_domain", per_domain)
         net.history.record("valid_auc_mean", float(np.mean(values)) if values else math.nan)
         net.history.record("valid_auc_min", float(np.min(values)) if values else math.nan)
+
+
+def domain_aucs(
+    y: np.ndarray, scores: np.ndarray, domains: np.ndarray, weights: np.ndarray | None = None
+) -> dict[int, float]:
+    """The (weighted) AUC of each domain whose rows hold both classes, by domain index."""
+    per_domain = {}
+    for d in np.unique(domains):
+        rows = domains == d
+        auc = _auc(y[rows], scores[rows], None if weights is None else weights[rows])
+        if not math.isnan(auc):
+            per_domain[int(d)] = auc
+    return per_domain
 
 
 def _auc(y: np.ndarray, scores: np.ndarray, weights: np.ndarray | None) -> float:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 from sklearn.metrics import log_loss, roc_auc_score
 
+from ._callbacks import domain_aucs
 from ._data import MultiDomainDataset
 from ._logistic_offset import one_hot_design
 
@@ -59,12 +60,8 @@ def blend_score(
         return -float(log_loss(y, proba, sample_weight=sample_weight, labels=[0, 1]))
     if monitor == "valid_auc":
         return float(roc_auc_score(y, logit, sample_weight=sample_weight))
-    per_domain = []
-    for d in np.unique(domain):
-        rows = domain == d
-        if len(np.unique(y[rows])) == 2:
-            w = None if sample_weight is None else sample_weight[rows]
-            per_domain.append(roc_auc_score(y[rows], logit[rows], sample_weight=w))
+    # The per-domain AUCs early stopping records (ValidationAUC).
+    per_domain = list(domain_aucs(y, logit, domain, sample_weight).values())
     if not per_domain:
         return math.nan
     return float(np.mean(per_domain) if monitor == "valid_auc_mean" else np.min(per_domain))

@@ -309,9 +309,9 @@ def _instantiate(cls, raw, version: int, name: str, **override):
         params = _decode_params(raw, version)
     except ValueError as exc:
         raise ValueError(f"{name} has an invalid header: {cls.__name__} {exc}.") from exc
-    if isinstance(params, dict) and "logistic_blend" in cls._get_param_names():
-        params = {**PARAMS_BEFORE_THEY_EXISTED, **params}
-    unknown = sorted(set(params) - set(cls._get_param_names()))
+    names = cls._get_param_names()
+    params = {**{k: v for k, v in PARAMS_BEFORE_THEY_EXISTED.items() if k in names}, **params}
+    unknown = sorted(set(params) - set(names))
     if unknown:
         raise ValueError(
             f"{name} has an invalid header: {cls.__name__} has no parameter(s) {unknown}."

@@ -69,8 +69,13 @@ class LinearOffset(nn.Module):
         self.register_buffer("numeric_weight", torch.zeros(n_numeric))
         self.register_buffer("intercept", torch.zeros(()))
         self.register_buffer("network_weight", torch.ones(()))
+        # Whether combine changes a logit. Kept on the host, so that the training steps
+        # of a blend (whose linear part is cleared while the network trains) skip the
+        # lookup entirely instead of adding zeros; refreshed when a state is loaded.
+        self.active = False
         # Files written before the blend existed lack network_weight: theirs is 1.
         self._register_load_state_dict_pre_hook(_default_network_weight)
+        self.register_load_state_dict_post_hook(_refresh_active)
 
     @property
     def n_coefficients(self) -> int:
@@ -108,6 +113,7 @@ class LinearOffset(nn.Module):
             self.numeric_weight.copy_(coef[domains:].to(device))
             self.intercept.fill_(float(intercept))
             self.network_weight.fill_(float(network_weight))
+        self.active = True
 
     def clear(self) -> None:
         """Zero the linear model and give the network weight 1: ``combine`` is a no-op."""
@@ -116,6 +122,7 @@ class LinearOffset(nn.Module):
                 buffer.zero_()
             self.intercept.zero_()
             self.network_weight.fill_(1.0)
+        self.active = False
 
     def combine(
         self, logit: torch.Tensor, x_cat: torch.Tensor, x_num: torch.Tensor, domain: torch.Tensor
@@ -134,9 +141,10 @@ class LinearOffset(nn.Module):
         torch.Tensor of shape (n,)
             The combined logits, in ``logit``'s dtype.
         """
+        if not self.active:  # cleared or never set: the logit as it is
+            return logit
         offset = self(x_cat, x_num, domain).to(logit.dtype)
-        # Multiplying by exactly 1 leaves every bit of the logit as it was: an offset, or
-        # a cleared blend while the network trains, changes nothing but the sum.
+        # Multiplying by exactly 1 leaves every bit of an offset model's logit as it was.
         return logit * self.network_weight.to(logit.dtype) + offset
 
     def forward(
@@ -168,6 +176,14 @@ class LinearOffset(nn.Module):
 
 def _default_network_weight(state_dict, prefix, *args) -> None:
     state_dict.setdefault(prefix + "network_weight", torch.ones(()))
+
+
+def _refresh_active(module: LinearOffset, incompatible_keys) -> None:
+    buffers = (module.id_weight, module.domain_weight, module.numeric_weight, module.intercept)
+    if module.network_weight.is_meta:  # a shape check only: nothing to read
+        module.active = True
+        return
+    module.active = bool(float(module.network_weight) != 1.0 or any(b.any() for b in buffers))
 
 
 __all__ = ["LinearOffset"]
