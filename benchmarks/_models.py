@@ -24,7 +24,13 @@ def _discard(*args, **kwargs) -> None:
 
 
 def make_validation_callbacks(
-    holder: dict, X_valid, y_valid, patience: int, min_delta: float = 1e-4
+    holder: dict,
+    X_valid,
+    y_valid,
+    patience: int,
+    min_delta: float = 1e-4,
+    *,
+    staged: bool = False,
 ) -> list:
     """skorch callbacks: score the benchmark's validation rows each epoch, stop early.
 
@@ -32,12 +38,13 @@ def make_validation_callbacks(
     callback scores through its ``predict_proba``, which works from the first epoch on.
     When the validation rows hold one class only, the log loss is watched instead.
     Stopping is the estimators' own rule (``min_delta``, the loss tie-break), applied
-    to these rows' scores.
+    to these rows' scores. ``staged`` (``adapter_training="staged"``) ends the backbone's
+    stage, and starts the adapters', when patience runs out, as the estimators do.
     """
     from sklearn.metrics import log_loss, roc_auc_score
     from skorch.callbacks import Callback
 
-    from sklearn_hamur._callbacks import RestoringEarlyStopping
+    from sklearn_hamur._callbacks import RestoringEarlyStopping, StagedAdapters
 
     y_valid = np.asarray(y_valid)
     use_auc = len(np.unique(y_valid)) == 2
@@ -49,16 +56,19 @@ def make_validation_callbacks(
             if use_auc:
                 net.history.record("bench_valid_auc", roc_auc_score(y_valid, proba))
 
+    stages = StagedAdapters() if staged else None
     stopper = RestoringEarlyStopping(
         monitor="bench_valid_auc" if use_auc else "bench_valid_loss",
         loss_monitor="bench_valid_loss",
         min_delta=min_delta,
         lower_is_better=not use_auc,
         patience=patience,
+        next_stage=None if stages is None else stages.next_stage,
         load_best=True,
         sink=_discard,
     )
-    return [("bench_valid", BenchmarkValidation()), ("bench_early_stopping", stopper)]
+    staging = [] if stages is None else [("bench_staged_adapters", stages)]
+    return [("bench_valid", BenchmarkValidation()), *staging, ("bench_early_stopping", stopper)]
 
 
 def neural_estimator(model, config, seed, X_valid, y_valid, categorical, numeric, *, batch=None):
@@ -89,7 +99,12 @@ def neural_estimator(model, config, seed, X_valid, y_valid, categorical, numeric
         numeric_cols=numeric,
         early_stopping=False,
         callbacks=make_validation_callbacks(
-            holder, X_valid, y_valid, config["patience"], params.get("min_delta", 1e-4)
+            holder,
+            X_valid,
+            y_valid,
+            config["patience"],
+            params.get("min_delta", 1e-4),
+            staged=base == "hamur" and params.get("adapter_training") == "staged",
         ),
         random_state=seed,
         **params,

@@ -6,8 +6,10 @@ import math
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from copy import deepcopy
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -98,6 +100,12 @@ class RestoringEarlyStopping(EarlyStopping):
     1 while the validation loss still falls). ``warn_first_epoch=False`` keeps only the
     near-chance warning, for a model that does not start untrained (one on a logistic
     regression's offset often peaks after its first epoch).
+
+    ``next_stage``, when given, is called with the net when patience runs out; if it
+    returns True (it began a further stage of training) the best weights so far are
+    loaded, patience restarts and training goes on, still measured against the best
+    score so far, so a stage that never improves on it ends with the earlier stage's
+    weights restored.
     """
 
     def __init__(
@@ -106,12 +114,14 @@ class RestoringEarlyStopping(EarlyStopping):
         min_delta: float = 1e-4,
         loss_monitor: str = "valid_loss",
         warn_first_epoch: bool = True,
+        next_stage: Callable[[Any], bool] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(threshold=min_delta, threshold_mode="abs", **kwargs)
         self.min_delta = min_delta
         self.loss_monitor = loss_monitor
         self.warn_first_epoch = warn_first_epoch
+        self.next_stage = next_stage
 
     def on_train_begin(self, net, **kwargs) -> None:
         super().on_train_begin(net, **kwargs)
@@ -134,6 +144,17 @@ class RestoringEarlyStopping(EarlyStopping):
             self.best_epoch_ = record["epoch"]
             if self.load_best:
                 self.best_model_weights_ = deepcopy(net.module_.state_dict())
+        if self.misses_ == self.patience and self.next_stage is not None:
+            if self.next_stage(net):
+                if self.load_best and self.best_epoch_:
+                    net.module_.load_state_dict(self.best_model_weights_)
+                self.misses_ = 0
+                self._sink(
+                    f"Patience ran out at epoch {record['epoch']}: continuing from the "
+                    f"best epoch ({self.best_epoch_}) with the next training stage.",
+                    verbose=net.verbose,
+                )
+                return
         if self.misses_ == self.patience:
             self._sink(
                 f"Stopping since {self.monitor} has not improved in the last "
@@ -173,6 +194,37 @@ class RestoringEarlyStopping(EarlyStopping):
             UserWarning,
             stacklevel=2,
         )
+
+
+class StagedAdapters(Callback):
+    """``adapter_training="staged"``: train the backbone alone first, then the adapters.
+
+    At the start of training the module's adapters and hyper-network are switched off
+    (the module computes exactly its backbone, as fast), unless the history it resumes
+    ended in the second stage. When early stopping's patience runs out in the first
+    stage, :meth:`next_stage` switches them on; early stopping then goes on from the
+    backbone's best weights and score, so the adapters must improve the validation
+    score to be kept. Each epoch records ``adapters_active`` in the history. At the end
+    of training the adapters are always switched on: untrained, they are the identity.
+    """
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        records = [r for r in net.history if "adapters_active" in r]
+        plain_module(net).adapters_active = bool(records) and bool(records[-1]["adapters_active"])
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        net.history.record("adapters_active", bool(plain_module(net).adapters_active))
+
+    def next_stage(self, net) -> bool:
+        """Switch the adapters on; False when they already are (no further stage)."""
+        module = plain_module(net)
+        if module.adapters_active:
+            return False
+        module.adapters_active = True
+        return True
+
+    def on_train_end(self, net, **kwargs) -> None:
+        plain_module(net).adapters_active = True
 
 
 class StopOnNonFiniteLoss(Callback):

@@ -21,6 +21,7 @@ from skorch.utils import to_tensor
 from ._callbacks import (
     AtomicCheckpoint,
     RestoringEarlyStopping,
+    StagedAdapters,
     StopOnNonFiniteLoss,
     ValidationAUC,
 )
@@ -349,12 +350,17 @@ def training_callbacks(params: Mapping, monitor: str | None) -> list:
     callbacks = [("valid_auc", ValidationAUC()), ("finite_loss", StopOnNonFiniteLoss())]
     # Validation rows with early_stopping=False (given as X_val): scored, not stopped on.
     if monitor is not None and params["early_stopping"] is not False:
+        # Staging needs early stopping to end the first stage: without it, joint training.
+        staged = StagedAdapters() if params.get("adapter_training") == "staged" else None
+        if staged is not None:
+            callbacks.append(("staged_adapters", staged))
         stopping = RestoringEarlyStopping(
             monitor=monitor,
             lower_is_better=monitor == "valid_loss",
             patience=params["patience"],
             min_delta=params["min_delta"],
             warn_first_epoch=params.get("logistic_offset") is None,
+            next_stage=None if staged is None else staged.next_stage,
             load_best=True,
             sink=print if params["verbose"] else _discard,
         )

@@ -285,6 +285,11 @@ class Backbone(nn.Module):
         self.first_adapted_block = 0
         self.hypernetwork: HyperNetwork | None = None
         self.adapters: nn.ModuleList | None = None
+        # Host-side switch, not state: with False the adapters and the hyper-network are
+        # skipped, and the model computes exactly its backbone (the first stage of
+        # ``adapter_training="staged"``). An untrained adapter is the identity, so a
+        # module saved either way predicts the same; the estimators always leave it True.
+        self.adapters_active = True
         # Files and checkpoints written before the per-domain layers were stacked hold one
         # tensor per domain: they are stacked on load (see upgrade_state_dict).
         self._register_load_state_dict_pre_hook(_upgrade_on_load, with_module=True)
@@ -484,7 +489,9 @@ class Backbone(nn.Module):
         e = self.embedding(x_cat, x_num)
         # The hyper-network runs once on the whole (sorted) batch; its per-row matrices are
         # never split per domain (see apply_adapters).
-        s = None if self.hypernetwork is None else self.hypernetwork(e)
+        s = None
+        if self.hypernetwork is not None and self.adapters_active:
+            s = self.hypernetwork(e)
         out = groups.restore(self._forward_sorted(SortedBatch(x_cat, x_num, domain, e, s, groups)))
         return out if self.linear_offset is None else self.linear_offset.combine(out, *x_raw)
 
