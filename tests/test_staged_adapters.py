@@ -21,6 +21,7 @@ from sklearn_hamur.modules.backbones import AdapterSpec
 from .conftest import make_data
 from .test_export import ADAPTER
 from .test_export import TINY as EXPORT_TINY
+from .test_logistic_blend import _data
 
 TINY = {k: v for k, v in EXPORT_TINY.items() if k not in ("max_epochs", "random_state")}
 STAGED = dict(
@@ -31,12 +32,6 @@ STAGED = dict(
 @pytest.fixture(autouse=True)
 def _one_thread(one_torch_thread):
     """Tiny models: one torch thread (the conftest fixture), for every test here."""
-
-
-def _data():
-    X, y = make_data(800)
-    X_val, y_val = make_data(400, seed=3)
-    return X, y, X_val, y_val
 
 
 def _stages(clf) -> list:
